@@ -1,0 +1,20 @@
+//! vtcq-collector: the sans-IO measurement core of vtcq.
+//!
+//! Packets and their capture timestamps go in, per-channel statistics come out. Nothing in
+//! this crate reads the clock, opens a socket or talks to Graph: the capture-file reader in
+//! [`capture`] works on any `std::io::Read`, and every statistic is driven by the
+//! timestamps the caller passes in. That is what lets the offline `vtcq analyze` and the
+//! live daemon share the exact same code path, and what lets every number be tested with
+//! byte arrays.
+//!
+//! Layers, bottom up:
+//! - [`capture`]: pcap / pcapng record reader (pure Rust, streaming, tolerant of a cut tail).
+//! - [`wire`]: zero-copy views of link/IP/UDP ([`wire::link`]), RTP ([`wire::rtp`]) and
+//!   RTCP compound packets ([`wire::rtcp`]), plus the RFC 7983 / RFC 5761 demultiplexer.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod time;
+pub mod wire;
+
+pub use time::Timestamp;

@@ -1,0 +1,1 @@
+//! Link layer to UDP (helper A is implementing this module).

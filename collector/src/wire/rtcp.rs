@@ -1,0 +1,1 @@
+//! RTCP compound packets (helper B is implementing this module).

@@ -1,0 +1,1 @@
+//! RTP header view (helper B is implementing this module).
