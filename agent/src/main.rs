@@ -1,1 +1,47 @@
-fn main() {}
+//! `vtcq`: the media-quality agent for Teams Cloud Video Interop.
+//!
+//! This binary is a thin shell: argument parsing, files, terminal output. The measurement
+//! lives in `vtcq-collector`, the Graph body in `vtcq-reporter`.
+#![forbid(unsafe_code)]
+
+mod analyze;
+mod cli;
+mod generate;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Generate(args) => generate::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One line, every cause chained: "error: cannot open x.pcap: No such file".
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VTCQ_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -39,16 +39,24 @@ impl Timestamp {
         Duration::from_nanos(self.nanos_since(earlier).max(0) as u64)
     }
 
-    /// `self + d`.
+    /// The time `d` after `self` (saturating).
     #[inline]
-    pub fn add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.as_nanos().min(i64::MAX as u128) as i64))
+    pub fn after(self, d: Duration) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_add(d.as_nanos().min(i64::MAX as u128) as i64),
+        )
     }
 }
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.0.div_euclid(1_000_000_000), self.0.rem_euclid(1_000_000_000))
+        write!(
+            f,
+            "{}.{:09}",
+            self.0.div_euclid(1_000_000_000),
+            self.0.rem_euclid(1_000_000_000)
+        )
     }
 }
 

@@ -1,1 +1,0 @@
-//! RTCP compound packets (helper B is implementing this module).
