@@ -940,7 +940,7 @@ impl Analyzer {
                             clock_rate: s.clock_rate().map(|r| r.0),
                             packets: s.packets(),
                             lost: s.lost_signed(),
-                            duplicates: s.sequence().duplicates(),
+                            duplicates: s.duplicates(),
                             jitter_ms: s.jitter_max_mean_ms(),
                             first,
                             last,

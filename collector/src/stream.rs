@@ -244,6 +244,12 @@ pub struct RtpStream {
     /// Packets held back while in probation.
     probation_packets: u64,
     probation_bytes: u64,
+    /// Lowest sequence number among the held packets.
+    probation_lowest_seq: u16,
+    /// Sequence number of the last held packet.
+    probation_last_seq: u16,
+    /// Held packets that repeated the one before.
+    probation_duplicates: u64,
     payload_type: u8,
     payload_types_seen: u8,
     sequence: SequenceState,
@@ -259,8 +265,8 @@ pub struct RtpStream {
     last_timestamp: Option<u32>,
     // The agent's own interval samples (SEMANTICS.md inbound fallback).
     interval_start: Timestamp,
-    interval_expected_prior: u64,
-    interval_received_prior: u64,
+    interval_expected_prior: i64,
+    interval_received_prior: i64,
     own_loss: LossSamples,
     own_jitter: DurationSamples,
     bye: bool,
@@ -282,6 +288,9 @@ impl RtpStream {
             bytes: 0,
             probation_packets: 0,
             probation_bytes: 0,
+            probation_lowest_seq: header.sequence_number,
+            probation_last_seq: header.sequence_number,
+            probation_duplicates: 0,
             payload_type: header.payload_type,
             payload_types_seen: 0,
             sequence: SequenceState::new(header.sequence_number),
@@ -322,15 +331,33 @@ impl RtpStream {
                 // that happens to look like RTP never becomes a stream. A failed run (often
                 // just reordering at the start) restarts A.1's probation but keeps the
                 // packets held: they are counted once the source validates.
+                if self.probation_packets > 0 && self.probation_last_seq == header.sequence_number {
+                    self.probation_duplicates += 1;
+                }
+                self.probation_last_seq = header.sequence_number;
+                if self.probation_packets == 0
+                    || (self
+                        .probation_lowest_seq
+                        .wrapping_sub(header.sequence_number) as i16)
+                        > 0
+                {
+                    self.probation_lowest_seq = header.sequence_number;
+                }
                 self.probation_packets += 1;
                 self.probation_bytes += udp_payload_len as u64;
                 self.last_seen = now;
                 return verdict;
             }
             SeqVerdict::Validated => {
-                // The held packets preceded this one in sequence: the stream table counts
-                // them, so its base is that many numbers before A.1's base.
-                self.table_base = i64::from(header.sequence_number) - self.probation_packets as i64;
+                // The held packets preceded this one: the stream table counts them, so its
+                // base is the lowest sequence number held (A.1's base is this packet's).
+                let below = i64::from(
+                    (header
+                        .sequence_number
+                        .wrapping_sub(self.probation_lowest_seq) as i16)
+                        .max(0),
+                );
+                self.table_base = i64::from(header.sequence_number) - below;
                 self.packets += self.probation_packets;
                 self.bytes += self.probation_bytes;
                 self.probation_packets = 0;
@@ -342,8 +369,6 @@ impl RtpStream {
                 // new one at the packet of the jump (the one before this).
                 self.table_expected_closed += extended_max_before as i64 + 1 - self.table_base;
                 self.table_base = i64::from(header.sequence_number) - 1;
-                self.interval_expected_prior = 0;
-                self.interval_received_prior = 0;
             }
             _ => {}
         }
@@ -410,10 +435,10 @@ impl RtpStream {
         if !self.sequence.is_valid() {
             return;
         }
-        let expected = self.sequence.expected();
-        let received = self.sequence.received_unique();
-        let expected_interval = expected as i64 - self.interval_expected_prior as i64;
-        let received_interval = received as i64 - self.interval_received_prior as i64;
+        let expected = self.expected_total();
+        let received = self.received_unique_total();
+        let expected_interval = expected - self.interval_expected_prior;
+        let received_interval = received - self.interval_received_prior;
         self.interval_expected_prior = expected;
         self.interval_received_prior = received;
         self.interval_start = now;
@@ -484,16 +509,32 @@ impl RtpStream {
     pub fn sequence(&self) -> &SequenceState {
         &self.sequence
     }
-    /// Lost packets as tshark's `rtp,streams` counts them: packets expected from the first
-    /// captured sequence number to the highest, minus packets captured (negative when
-    /// duplicates outnumber losses).
+    /// Packets expected from the first captured sequence number to the highest, summed
+    /// over sequence restarts (the held probation packets included).
+    pub fn expected_total(&self) -> i64 {
+        if !self.sequence.is_valid() {
+            return 0;
+        }
+        self.table_expected_closed + self.sequence.extended_max() as i64 + 1 - self.table_base
+    }
+
+    /// Packets captured, without the duplicates found.
+    pub fn received_unique_total(&self) -> i64 {
+        self.packets as i64 - self.duplicates() as i64
+    }
+
+    /// Duplicates found (in probation and after).
+    pub fn duplicates(&self) -> u64 {
+        self.sequence.duplicates() + self.probation_duplicates
+    }
+
+    /// Lost packets as tshark's `rtp,streams` counts them: expected minus captured
+    /// (negative when duplicates outnumber losses).
     pub fn lost_signed(&self) -> i64 {
         if !self.sequence.is_valid() {
             return 0;
         }
-        let expected =
-            self.table_expected_closed + self.sequence.extended_max() as i64 + 1 - self.table_base;
-        expected - self.packets as i64
+        self.expected_total() - self.packets as i64
     }
     /// Max and mean of the A.8 jitter after each packet, in ms (stream table).
     pub fn jitter_max_mean_ms(&self) -> Option<(f64, f64)> {
