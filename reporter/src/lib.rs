@@ -1,10 +1,13 @@
 //! vtcq-reporter: the only crate that knows Microsoft Graph.
 //!
-//! [`graph`] turns the collector's call-end results into the exact request body of
-//! `POST /communications/calls/logTeleconferenceDeviceQuality`. Delivery (token, retries,
-//! spool) builds on it.
+//! - [`graph`]: the collector's call-end results as the exact request body of
+//!   `POST /communications/calls/logTeleconferenceDeviceQuality`.
+//! - [`cloud`]: national clouds, API versions and where the action is offered.
+//! - [`secret`]: values that never reach a log.
 #![forbid(unsafe_code)]
 
+pub mod cloud;
 pub mod graph;
+pub mod secret;
 
 pub use graph::{CallIdentity, CloudService, QualityRequest};
