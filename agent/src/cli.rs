@@ -29,6 +29,67 @@ pub enum Command {
     /// Write a simulated call with known loss, delay and jitter as a pcap (the generator
     /// behind the shipped sample capture).
     Generate(GenerateArgs),
+    /// Validate request bodies, spool them and deliver them to Graph (or the configured
+    /// sink); exits 0 once every record is acknowledged.
+    Post(PostArgs),
+    /// Inspect and act on the spool of undelivered records.
+    Spool(SpoolArgs),
+}
+
+/// `vtcq post`.
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    /// The configuration file (TOML; VTCQ_SECTION__KEY environment variables override it).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Request bodies (`{"quality": {...}}`) to deliver. With none, only the records
+    /// already in the spool are delivered.
+    pub records: Vec<PathBuf>,
+    /// Give up (leaving the rest in the spool, exit 75) after this long, e.g. `15m`.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub deadline: std::time::Duration,
+}
+
+/// `vtcq spool`.
+#[derive(Debug, Args)]
+pub struct SpoolArgs {
+    /// The configuration file.
+    #[arg(long, short, global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SpoolAction,
+}
+
+/// `vtcq spool` actions.
+#[derive(Debug, Subcommand)]
+pub enum SpoolAction {
+    /// List the records waiting for delivery, dead-lettered and corrupt.
+    List,
+    /// Move dead-lettered records back into the queue (all, or one by id).
+    Retry {
+        /// The record id (as `list` shows it).
+        id: Option<String>,
+    },
+    /// Delete records for good.
+    Purge {
+        /// Which: dead (default), corrupt, ready or all.
+        #[arg(long, value_enum, default_value_t = PurgeWhich::Dead)]
+        which: PurgeWhich,
+    },
+}
+
+/// Which records `spool purge` deletes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PurgeWhich {
+    /// Dead-lettered records.
+    Dead,
+    /// Records that failed verification.
+    Corrupt,
+    /// Records waiting for delivery.
+    Ready,
+    /// Everything.
+    All,
 }
 
 /// `vtcq generate`.

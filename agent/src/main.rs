@@ -6,7 +6,9 @@
 
 mod analyze;
 mod cli;
+mod config;
 mod generate;
+mod post;
 mod table;
 
 use std::process::ExitCode;
@@ -19,6 +21,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Generate(args) => generate::run(&args),
+        cli::Command::Post(args) => post::run(&args),
+        cli::Command::Spool(args) => post::spool(&args),
     };
     match result {
         Ok(code) => code,

@@ -55,7 +55,7 @@ pub fn analyze_capture<R: Read>(
                 );
                 analyzer.process_frame(frame.timestamp, frame.link_type, frame.data);
                 let frames = reader.frames_read();
-                if frames % 65_536 == 0 {
+                if frames.is_multiple_of(65_536) {
                     progress(reader.bytes_consumed(), frames);
                 }
             }

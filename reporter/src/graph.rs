@@ -344,3 +344,207 @@ mod tests {
         );
     }
 }
+
+/// Why a request body is not one Graph would take.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON of the request's shape.
+    #[error("not a logTeleconferenceDeviceQuality request body: {0}")]
+    Shape(#[from] serde_json::Error),
+    /// A value outside its range.
+    #[error("mediaQualityList[{index}].{field}: {problem}")]
+    Value {
+        /// Index in `mediaQualityList`.
+        index: usize,
+        /// Field name.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// True for an ISO 8601 day-time duration as Graph's OpenAPI pattern allows:
+/// `^-?P([0-9]+D)?(T([0-9]+H)?([0-9]+M)?([0-9]+([.][0-9]+)?S)?)?$`.
+pub fn is_iso8601_duration(s: &str) -> bool {
+    fn digits(s: &str) -> usize {
+        s.bytes().take_while(u8::is_ascii_digit).count()
+    }
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let Some(mut rest) = s.strip_prefix('P') else {
+        return false;
+    };
+    let n = digits(rest);
+    if n > 0 {
+        if rest[n..].starts_with('D') {
+            rest = &rest[n + 1..];
+        } else {
+            return false;
+        }
+    }
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(mut rest) = rest.strip_prefix('T') else {
+        return false;
+    };
+    for unit in ['H', 'M'] {
+        let n = digits(rest);
+        if n > 0 && rest[n..].starts_with(unit) {
+            rest = &rest[n + 1..];
+        }
+    }
+    if rest.is_empty() {
+        return true;
+    }
+    let n = digits(rest);
+    if n == 0 {
+        return false;
+    }
+    let mut tail = &rest[n..];
+    if let Some(frac) = tail.strip_prefix('.') {
+        let m = digits(frac);
+        if m == 0 {
+            return false;
+        }
+        tail = &frac[m..];
+    }
+    tail == "S"
+}
+
+/// Parses and checks a request body (for `vtcq post`): the shape by type, then ranges
+/// the types cannot say (channel index, percentages, duration syntax, counts).
+pub fn validate_request_body(bytes: &[u8]) -> Result<QualityRequest, BodyError> {
+    let request: QualityRequest = serde_json::from_slice(bytes)?;
+    for (index, item) in request.quality.media_quality_list.iter().enumerate() {
+        let bad = |field: &'static str, problem: String| BodyError::Value {
+            index,
+            field,
+            problem,
+        };
+        if item.channel_index < 1 {
+            return Err(bad(
+                "channelIndex",
+                format!("{} is not a 1-based index", item.channel_index),
+            ));
+        }
+        let percents = [
+            (
+                "averageInboundPacketLossRateInPercentage",
+                item.average_inbound_packet_loss_rate_in_percentage,
+            ),
+            (
+                "averageOutboundPacketLossRateInPercentage",
+                item.average_outbound_packet_loss_rate_in_percentage,
+            ),
+            (
+                "maximumInboundPacketLossRateInPercentage",
+                item.maximum_inbound_packet_loss_rate_in_percentage,
+            ),
+            (
+                "maximumOutboundPacketLossRateInPercentage",
+                item.maximum_outbound_packet_loss_rate_in_percentage,
+            ),
+        ];
+        for (field, value) in percents {
+            if let Some(v) = value {
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(bad(field, format!("{v} is not a percentage (0..100)")));
+                }
+            }
+        }
+        let durations = [
+            ("mediaDuration", &item.media_duration),
+            (
+                "averageInboundRoundTripDelay",
+                &item.average_inbound_round_trip_delay,
+            ),
+            (
+                "averageOutboundRoundTripDelay",
+                &item.average_outbound_round_trip_delay,
+            ),
+            (
+                "maximumInboundRoundTripDelay",
+                &item.maximum_inbound_round_trip_delay,
+            ),
+            (
+                "maximumOutboundRoundTripDelay",
+                &item.maximum_outbound_round_trip_delay,
+            ),
+            ("averageInboundJitter", &item.average_inbound_jitter),
+            ("averageOutboundJitter", &item.average_outbound_jitter),
+            ("maximumInboundJitter", &item.maximum_inbound_jitter),
+            ("maximumOutboundJitter", &item.maximum_outbound_jitter),
+        ];
+        for (field, value) in durations {
+            if let Some(v) = value {
+                if !is_iso8601_duration(v) {
+                    return Err(bad(
+                        field,
+                        format!("{v:?} is not an ISO 8601 day-time duration"),
+                    ));
+                }
+            }
+        }
+        for (field, value) in [
+            ("inboundPackets", item.inbound_packets),
+            ("outboundPackets", item.outbound_packets),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(bad(field, "must not be negative".to_owned()));
+            }
+        }
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[test]
+    fn duration_pattern() {
+        // Microsoft's pattern makes every part optional, so "P" and "PT" pass it too.
+        for ok in [
+            "PT0S",
+            "PT0.015S",
+            "PT20M",
+            "P1D",
+            "P1DT2H",
+            "PT1H0M5.5S",
+            "-PT1S",
+            "P",
+            "PT",
+        ] {
+            assert!(is_iso8601_duration(ok), "{ok}");
+        }
+        for bad in ["P1Y", "PT1.S", "T1S", "1S", "PT1H2", "PT0.5", "PTS", ""] {
+            assert!(!is_iso8601_duration(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn documented_example_validates() {
+        let example = include_str!("../schema/example-request.json");
+        assert!(validate_request_body(example.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_with_the_field() {
+        let example = include_str!("../schema/example-request.json");
+        let bad = example.replacen("\"channelIndex\": 1", "\"channelIndex\": 0", 1);
+        let e = validate_request_body(bad.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("channelIndex"), "{e}");
+        let bad = example.replacen("\"PT20M\"", "\"P1Y\"", 1);
+        let e = validate_request_body(bad.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("mediaDuration"), "{e}");
+        let bad = example.replacen("0622673d-9f69-49b3-9d4f-5ec64f42ecce", "nope", 1);
+        assert!(validate_request_body(bad.as_bytes()).is_err());
+        assert!(validate_request_body(b"{\"quality\": {}, \"extra\": 1}").is_err());
+    }
+}

@@ -4,10 +4,24 @@
 //!   `POST /communications/calls/logTeleconferenceDeviceQuality`.
 //! - [`cloud`]: national clouds, API versions and where the action is offered.
 //! - [`secret`]: values that never reach a log.
+//! - [`settings`]: the `[graph]`, `[spool]`, `[retry]` and `[sink]` config sections,
+//!   validated.
+//! - [`token`]: OAuth2 client credentials (secret or certificate), cached and refreshed.
+//! - [`retry`]: which failures are transient, `Retry-After`, backoff with jitter.
+//! - [`spool`]: the crash-safe queue of records not yet acknowledged.
+//! - [`delivery`]: one attempt ([`delivery::GraphPoster`]) and the drain loop.
+//! - `testing` (feature `test-support`): a local server that behaves like Graph.
 #![forbid(unsafe_code)]
 
 pub mod cloud;
+pub mod delivery;
 pub mod graph;
+pub mod retry;
 pub mod secret;
+pub mod settings;
+pub mod spool;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod token;
 
 pub use graph::{CallIdentity, CloudService, QualityRequest};

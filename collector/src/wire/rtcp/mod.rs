@@ -486,7 +486,7 @@ fn begin_packet(out: &mut Vec<u8>, count: u8, packet_type: u8) -> usize {
 /// Pads the sub-packet started at `start` with zeros to a 32-bit boundary (the padding is
 /// part of the last field, not RTCP padding: P stays clear) and writes its length field.
 fn finish_packet(out: &mut Vec<u8>, start: usize) {
-    while (out.len() - start) % 4 != 0 {
+    while !(out.len() - start).is_multiple_of(4) {
         out.push(0);
     }
     let words = (out.len() - start) / 4 - 1;

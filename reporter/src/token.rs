@@ -1,0 +1,1212 @@
+//! Access tokens for Graph: the OAuth2 client-credentials grant against the Microsoft
+//! identity platform v2.0 token endpoint, with a client secret or a certificate (a signed
+//! JWT client assertion).
+//!
+//! [`TokenProvider`] caches one token, refreshes it ahead of expiry and makes concurrent
+//! callers share one refresh. Every secret involved (client secret, private key, client
+//! assertion, access token) stays out of `Debug`, `Display`, logs and error messages.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use ring::rand::SystemRandom;
+use ring::signature::RsaKeyPair;
+use rustls_pki_types::pem::{self, PemObject, SectionKind};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::cloud::Endpoints;
+use crate::retry::parse_retry_after;
+use crate::secret::Secret;
+
+/// Refresh this long before expiry (or after half the lifetime, if that is sooner), so a
+/// token never expires between being handed out and reaching Graph.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// How long a client assertion is valid; Microsoft's libraries use 10 minutes too.
+const ASSERTION_LIFETIME_SECS: u64 = 10 * 60;
+
+/// When a refresh fails, a cached token is still handed out if it is valid at least this
+/// much longer (it may be on the wire for a while).
+const FALLBACK_MIN_VALIDITY: Duration = Duration::from_secs(30);
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Longest token lifetime believed: an absurd `expires_in` must not overflow `Instant`
+/// arithmetic (Entra ID tokens live at most a day).
+const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Error bodies quoted in messages are cut to this many characters.
+const MAX_QUOTED_BODY: usize = 300;
+
+/// The JWS algorithm of the client assertion.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// RSASSA-PSS with SHA-256; the header names the certificate by `x5t#S256` (its SHA-256
+    /// thumbprint). Microsoft's recommended choice.
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256; the header names the certificate by `x5t` (its SHA-1
+    /// thumbprint), for setups that predate PS256.
+    Rs256,
+}
+
+impl JwtAlgorithm {
+    /// The JWS `alg` value: `PS256` or `RS256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Ps256 => "PS256",
+            JwtAlgorithm::Rs256 => "RS256",
+        }
+    }
+}
+
+/// Why a certificate credential cannot be loaded or used. Messages name the file (or "the
+/// certificate PEM" / "the private key PEM" for in-memory input), never key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The file cannot be read.
+    #[error("cannot read {file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The PEM text is broken.
+    #[error("{file} is not valid PEM: {reason}")]
+    Pem {
+        /// The file.
+        file: String,
+        /// What is wrong (never the content).
+        reason: &'static str,
+    },
+    /// No `CERTIFICATE` section.
+    #[error("no CERTIFICATE section in {file}")]
+    NoCertificate {
+        /// The file.
+        file: String,
+    },
+    /// No `PRIVATE KEY` or `RSA PRIVATE KEY` section.
+    #[error("no PRIVATE KEY or RSA PRIVATE KEY section in {file}")]
+    NoPrivateKey {
+        /// The file.
+        file: String,
+    },
+    /// The key is encrypted with a passphrase.
+    #[error(
+        "the private key in {file} is encrypted; give an unencrypted PKCS#8 or PKCS#1 key \
+         (e.g. `openssl pkey -in ENCRYPTED.pem -out KEY.pem`) and restrict the file's permissions"
+    )]
+    EncryptedKey {
+        /// The file.
+        file: String,
+    },
+    /// Not an RSA key ring accepts (EC, too small, malformed).
+    #[error("the private key in {file} is not a usable RSA key: {reason}")]
+    UnsupportedKey {
+        /// The file.
+        file: String,
+        /// Why (ring's reason, or the key type).
+        reason: String,
+    },
+    /// The key does not match any certificate in the certificate file.
+    #[error(
+        "the private key in {key_file} does not belong to the certificate in {certificate_file}"
+    )]
+    KeyMismatch {
+        /// The certificate file.
+        certificate_file: String,
+        /// The key file.
+        key_file: String,
+    },
+    /// ring could not sign.
+    #[error("cannot sign the client assertion")]
+    Signing,
+}
+
+/// An application certificate and its RSA private key, for JWT client assertions.
+/// `Debug` shows the algorithm and the certificate's SHA-1 thumbprint, never the key.
+#[derive(Clone)]
+pub struct CertificateCredential {
+    certificate_der: Arc<[u8]>,
+    key: Arc<RsaKeyPair>,
+    algorithm: JwtAlgorithm,
+}
+
+impl fmt::Debug for CertificateCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateCredential")
+            .field("algorithm", &self.algorithm)
+            .field("thumbprint", &self.thumbprint_sha1_hex())
+            .field("private_key", &"[redacted]")
+            .finish()
+    }
+}
+
+fn pem_reason(error: &pem::Error) -> &'static str {
+    // The PEM error's own Display can quote lines of the file, which may be key material.
+    match error {
+        pem::Error::MissingSectionEnd { .. } => "a section has no END line",
+        pem::Error::IllegalSectionStart { .. } => "a BEGIN line is malformed",
+        pem::Error::Base64Decode(_) => "a section is not valid base64",
+        pem::Error::NoItemsFound => "no PEM sections",
+        pem::Error::SectionTooLarge => "a section is too large",
+        _ => "unreadable PEM",
+    }
+}
+
+fn pem_sections(
+    pem_text: &[u8],
+    file: &str,
+) -> Result<Vec<(SectionKind, Vec<u8>)>, CredentialError> {
+    <(SectionKind, Vec<u8>)>::pem_slice_iter(pem_text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CredentialError::Pem {
+            file: file.to_owned(),
+            reason: pem_reason(&e),
+        })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, CredentialError> {
+    std::fs::read(path).map_err(|source| CredentialError::Io {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+impl CertificateCredential {
+    /// Loads a credential from files. `certificate_file` is PEM with the certificate (it may
+    /// also hold the key, and a chain); `private_key_file` is the PEM key (PKCS#8
+    /// `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`); `None` takes the key from
+    /// `certificate_file`.
+    pub fn from_pem_files(
+        certificate_file: &Path,
+        private_key_file: Option<&Path>,
+        algorithm: JwtAlgorithm,
+    ) -> Result<Self, CredentialError> {
+        let certificate_pem = read_file(certificate_file)?;
+        let certificate_name = certificate_file.display().to_string();
+        match private_key_file {
+            Some(key_file) => {
+                let key_pem = read_file(key_file)?;
+                Self::build(
+                    &certificate_pem,
+                    &certificate_name,
+                    &key_pem,
+                    &key_file.display().to_string(),
+                    algorithm,
+                )
+            }
+            None => Self::build(
+                &certificate_pem,
+                &certificate_name,
+                &certificate_pem,
+                &certificate_name,
+                algorithm,
+            ),
+        }
+    }
+
+    /// Like [`CertificateCredential::from_pem_files`], from PEM text in memory.
+    pub fn from_pem(
+        certificate_pem: &[u8],
+        private_key_pem: Option<&[u8]>,
+        algorithm: JwtAlgorithm,
+    ) -> Result<Self, CredentialError> {
+        const CERT: &str = "the certificate PEM";
+        match private_key_pem {
+            Some(key_pem) => Self::build(
+                certificate_pem,
+                CERT,
+                key_pem,
+                "the private key PEM",
+                algorithm,
+            ),
+            None => Self::build(certificate_pem, CERT, certificate_pem, CERT, algorithm),
+        }
+    }
+
+    fn build(
+        certificate_pem: &[u8],
+        certificate_name: &str,
+        key_pem: &[u8],
+        key_name: &str,
+        algorithm: JwtAlgorithm,
+    ) -> Result<Self, CredentialError> {
+        let certificates: Vec<Vec<u8>> = pem_sections(certificate_pem, certificate_name)?
+            .into_iter()
+            .filter(|(kind, _)| *kind == SectionKind::Certificate)
+            .map(|(_, der)| der)
+            .collect();
+        if certificates.is_empty() {
+            return Err(CredentialError::NoCertificate {
+                file: certificate_name.to_owned(),
+            });
+        }
+        // Encrypted keys are either an unknown section ("ENCRYPTED PRIVATE KEY", which the
+        // parser skips) or PKCS#1 with Proc-Type headers (which fail as base64): catch both
+        // before parsing, so the message says what to do.
+        if contains(key_pem, b"ENCRYPTED PRIVATE KEY")
+            || contains(key_pem, b"Proc-Type: 4,ENCRYPTED")
+        {
+            return Err(CredentialError::EncryptedKey {
+                file: key_name.to_owned(),
+            });
+        }
+        let unsupported = |reason: String| CredentialError::UnsupportedKey {
+            file: key_name.to_owned(),
+            reason,
+        };
+        let key = pem_sections(key_pem, key_name)?
+            .into_iter()
+            .find_map(|(kind, der)| match kind {
+                SectionKind::PrivateKey => {
+                    Some(RsaKeyPair::from_pkcs8(&der).map_err(|e| unsupported(e.to_string())))
+                }
+                SectionKind::RsaPrivateKey => {
+                    Some(RsaKeyPair::from_der(&der).map_err(|e| unsupported(e.to_string())))
+                }
+                SectionKind::EcPrivateKey => Some(Err(unsupported(
+                    "an EC key; Entra ID client assertions need an RSA key".to_owned(),
+                ))),
+                _ => None,
+            })
+            .ok_or_else(|| CredentialError::NoPrivateKey {
+                file: key_name.to_owned(),
+            })??;
+        // The SubjectPublicKeyInfo of an RSA certificate wraps exactly the PKCS#1
+        // RSAPublicKey ring gives, so a byte search finds the certificate of this key (the
+        // first one in a chain, usually the leaf) without an X.509 parser. A mismatch
+        // would otherwise surface only as a vague signature error from Entra ID.
+        let public_key = key.public().as_ref();
+        let certificate = certificates
+            .into_iter()
+            .find(|der| contains(der, public_key))
+            .ok_or_else(|| CredentialError::KeyMismatch {
+                certificate_file: certificate_name.to_owned(),
+                key_file: key_name.to_owned(),
+            })?;
+        Ok(CertificateCredential {
+            certificate_der: certificate.into(),
+            key: Arc::new(key),
+            algorithm,
+        })
+    }
+
+    /// The algorithm of the assertions.
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.algorithm
+    }
+
+    /// The certificate (DER).
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// The certificate's SHA-1 thumbprint in upper-case hex, as the Entra ID portal shows it.
+    pub fn thumbprint_sha1_hex(&self) -> String {
+        ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            &self.certificate_der,
+        )
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+    }
+
+    fn header(&self) -> Value {
+        match self.algorithm {
+            JwtAlgorithm::Ps256 => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, &self.certificate_der);
+                json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(digest)})
+            }
+            JwtAlgorithm::Rs256 => {
+                let digest = ring::digest::digest(
+                    &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                    &self.certificate_der,
+                );
+                json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(digest)})
+            }
+        }
+    }
+
+    /// The signed client assertion for `token_url` (`aud`), issued by and for `client_id`
+    /// (`iss` = `sub` = `client_id`), with a new UUID v4 `jti`, `nbf` = `iat` = `now_unix`
+    /// and `exp` = `now_unix` + 10 minutes. `now_unix` is seconds since the Unix epoch.
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        token_url: &str,
+        now_unix: u64,
+    ) -> Result<Secret, CredentialError> {
+        let claims = json!({
+            "aud": token_url,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": Uuid::new_v4().to_string(),
+            "nbf": now_unix,
+            "iat": now_unix,
+            "exp": now_unix.saturating_add(ASSERTION_LIFETIME_SECS),
+        });
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(self.header().to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let padding: &'static dyn ring::signature::RsaEncoding = match self.algorithm {
+            JwtAlgorithm::Ps256 => &ring::signature::RSA_PSS_SHA256,
+            JwtAlgorithm::Rs256 => &ring::signature::RSA_PKCS1_SHA256,
+        };
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                padding,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| CredentialError::Signing)?;
+        Ok(Secret::new(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        )))
+    }
+}
+
+/// How the application proves who it is.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A client secret.
+    Secret(Secret),
+    /// A certificate: each token request carries a fresh signed client assertion.
+    Certificate(CertificateCredential),
+}
+
+impl Credential {
+    /// `client_secret` or `certificate`, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::Secret(_) => "client_secret",
+            Credential::Certificate(_) => "certificate",
+        }
+    }
+}
+
+/// An access token and when it expires. `Debug` shows only the remaining lifetime.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    value: Secret,
+    expires_at: Instant,
+    refresh_at: Instant,
+}
+
+impl AccessToken {
+    /// A token valid until `expires_at`; it is due for refresh 5 minutes before that, or
+    /// after half its remaining lifetime if that is sooner.
+    pub fn new(value: Secret, expires_at: Instant) -> Self {
+        let now = Instant::now();
+        let lifetime = expires_at.saturating_duration_since(now);
+        Self::issued(value, now, lifetime)
+    }
+
+    fn issued(value: Secret, now: Instant, lifetime: Duration) -> Self {
+        let lifetime = lifetime.min(MAX_LIFETIME);
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
+        let expires_at = now + lifetime;
+        AccessToken {
+            value,
+            expires_at,
+            refresh_at: expires_at - margin,
+        }
+    }
+
+    /// The bearer token, for the `Authorization` header.
+    pub fn value(&self) -> &Secret {
+        &self.value
+    }
+
+    /// When the token expires (tokio time).
+    pub fn expires_at(&self) -> Instant {
+        self.expires_at
+    }
+
+    /// Whether the token is due for refresh at `now`.
+    pub fn needs_refresh(&self, now: Instant) -> bool {
+        now >= self.refresh_at
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &self.value)
+            .field(
+                "expires_in",
+                &self.expires_at.saturating_duration_since(Instant::now()),
+            )
+            .finish()
+    }
+}
+
+/// What the token endpoint said when it refused: Entra ID's (AAD's) error fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AadError {
+    /// OAuth2 `error`, e.g. `invalid_client`.
+    pub error: Option<String>,
+    /// First line of `error_description`, e.g. `AADSTS7000215: Invalid client secret
+    /// provided. ...` (or the start of a non-JSON body).
+    pub description: Option<String>,
+    /// `trace_id`, for Microsoft support.
+    pub trace_id: Option<String>,
+    /// `correlation_id`, for Microsoft support.
+    pub correlation_id: Option<String>,
+}
+
+impl fmt::Display for AadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.error, &self.description) {
+            (Some(error), Some(description)) => write!(f, "{error}: {description}")?,
+            (Some(one), None) | (None, Some(one)) => f.write_str(one)?,
+            (None, None) => f.write_str("no error details")?,
+        }
+        if let Some(trace_id) = &self.trace_id {
+            write!(f, " (trace_id {trace_id}")?;
+            if let Some(correlation_id) = &self.correlation_id {
+                write!(f, ", correlation_id {correlation_id}")?;
+            }
+            f.write_str(")")?;
+        } else if let Some(correlation_id) = &self.correlation_id {
+            write!(f, " (correlation_id {correlation_id})")?;
+        }
+        Ok(())
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+impl AadError {
+    /// Reads an error body (already scrubbed of our secrets).
+    fn parse(body: &str) -> AadError {
+        let field = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+        match serde_json::from_str::<Value>(body) {
+            Ok(v) if v.is_object() => AadError {
+                error: field(&v, "error"),
+                // AAD appends "Trace ID: ... Correlation ID: ... Timestamp: ..." on further
+                // lines; the ids are kept separately.
+                description: field(&v, "error_description").and_then(|d| {
+                    d.lines()
+                        .next()
+                        .map(|l| truncate(l.trim(), MAX_QUOTED_BODY).to_owned())
+                }),
+                trace_id: field(&v, "trace_id"),
+                correlation_id: field(&v, "correlation_id"),
+            },
+            _ => {
+                let text = truncate(body.trim(), MAX_QUOTED_BODY);
+                AadError {
+                    description: (!text.is_empty()).then(|| text.to_owned()),
+                    ..AadError::default()
+                }
+            }
+        }
+    }
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// No answer: connection refused or reset, DNS, TLS, timeout.
+    #[error("cannot reach the token endpoint: {detail}")]
+    Transport {
+        /// The error and its causes.
+        detail: String,
+        /// True when the request could not even be built (a bad URL): not retryable.
+        invalid_request: bool,
+    },
+    /// The endpoint cannot answer now: 408, 429 or 5xx.
+    #[error("token endpoint answered {status}: {aad}")]
+    Unavailable {
+        /// HTTP status.
+        status: u16,
+        /// Error details, if any.
+        aad: AadError,
+        /// The server's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// The endpoint refused the request (400 and 401 with `invalid_client`,
+    /// `unauthorized_client`, `invalid_scope`, AADSTS codes ...); retrying cannot help.
+    #[error("token endpoint refused the request with {status}: {aad}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// AAD's error fields.
+        aad: AadError,
+    },
+    /// A 2xx answer that is not a usable token response (a proxy in the way?).
+    #[error("token endpoint answer is not a usable token response: {0}")]
+    Malformed(&'static str),
+    /// The client assertion could not be made.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+}
+
+impl TokenError {
+    /// Whether trying again later may succeed: connection errors, timeouts, 408, 429, 5xx
+    /// and malformed answers are transient; refusals and credential errors are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TokenError::Transport {
+                invalid_request, ..
+            } => !invalid_request,
+            TokenError::Unavailable { .. } | TokenError::Malformed(_) => true,
+            TokenError::Rejected { .. } | TokenError::Credential(_) => false,
+        }
+    }
+
+    /// How long the token endpoint asked us to wait (`Retry-After`, seconds or HTTP date).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TokenError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// AAD's error fields, when the endpoint answered with an error.
+    pub fn aad(&self) -> Option<&AadError> {
+        match self {
+            TokenError::Unavailable { aad, .. } | TokenError::Rejected { aad, .. } => Some(aad),
+            _ => None,
+        }
+    }
+}
+
+/// Percent-encodes for `application/x-www-form-urlencoded`: everything but the RFC 3986
+/// unreserved characters is escaped, which every form decoder reads back correctly.
+fn percent_encode(value: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in value.as_bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+}
+
+/// A form-urlencoded body of `pairs`, in order.
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode(name, &mut out);
+        out.push('=');
+        percent_encode(value, &mut out);
+    }
+    out
+}
+
+/// Replaces every occurrence of the secrets (raw and form-encoded) in a server's answer,
+/// in case something in the way echoes the request.
+fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let mut encoded = String::new();
+        percent_encode(secret, &mut encoded);
+        text = text
+            .replace(secret, "[redacted]")
+            .replace(&encoded, "[redacted]");
+    }
+    text
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut detail = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // reqwest and hyper often repeat the cause in the outer message.
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        source = cause.source();
+    }
+    detail
+}
+
+fn parse_expires_in(value: Option<&Value>) -> Option<Duration> {
+    let seconds = match value? {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().map(|f| f.max(0.0) as u64))?,
+        // Some endpoints (ADFS, older AAD) send it as a string.
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
+
+/// Gets and caches access tokens for one application in one tenant.
+pub struct TokenProvider {
+    http: reqwest::Client,
+    token_url: String,
+    scope: String,
+    client_id: String,
+    credential: Credential,
+    cache: Mutex<Option<AccessToken>>,
+    refreshes: AtomicU64,
+}
+
+impl fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("token_url", &self.token_url)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("credential", &self.credential)
+            .field("refresh_count", &self.refresh_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenProvider {
+    /// A provider for `client_id` in `tenant_id`, asking the token endpoint of `endpoints`
+    /// for the scope `{graph_root}/.default`. `http` should carry the request timeout.
+    pub fn new(
+        http: reqwest::Client,
+        endpoints: &Endpoints,
+        tenant_id: &str,
+        client_id: &str,
+        credential: Credential,
+    ) -> Self {
+        TokenProvider {
+            http,
+            token_url: endpoints.token_url(tenant_id),
+            scope: endpoints.scope(),
+            client_id: client_id.to_owned(),
+            credential,
+            cache: Mutex::new(None),
+            refreshes: AtomicU64::new(0),
+        }
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    /// A valid token: the cached one unless it is due for refresh (5 minutes before
+    /// expiry, or after half its lifetime if that is sooner), else a new one. Concurrent
+    /// callers share one refresh. If a refresh fails while the cached token is still valid
+    /// for a while, the cached token is returned (and the next call tries again).
+    pub async fn token(&self) -> Result<AccessToken, TokenError> {
+        // Held across the fetch: whoever comes second finds the fresh token when it gets
+        // the lock.
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = cache.as_ref().filter(|t| !t.needs_refresh(Instant::now())) {
+            return Ok(cached.clone());
+        }
+        match self.fetch().await {
+            Ok(fresh) => {
+                *cache = Some(fresh.clone());
+                Ok(fresh)
+            }
+            Err(error) => {
+                let still_valid = cache
+                    .as_ref()
+                    .filter(|t| t.expires_at > Instant::now() + FALLBACK_MIN_VALIDITY);
+                if let Some(cached) = still_valid {
+                    tracing::warn!(
+                        error = %error,
+                        expires_in_s = cached.expires_at.saturating_duration_since(Instant::now()).as_secs(),
+                        "token refresh failed; using the cached token until it expires"
+                    );
+                    return Ok(cached.clone());
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// After Graph answered 401 for `rejected`: if the cache still holds that token, drop
+    /// it and fetch a new one; if another task already replaced it, return the newer
+    /// token. So N concurrent 401s cause one refresh.
+    pub async fn refresh_after_unauthorized(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, TokenError> {
+        let mut cache = self.cache.lock().await;
+        match cache.as_ref() {
+            Some(current) if current.value == rejected.value => *cache = None,
+            Some(current) if !current.needs_refresh(Instant::now()) => return Ok(current.clone()),
+            _ => {}
+        }
+        let fresh = self.fetch().await?;
+        *cache = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// How many token requests succeeded (the token-refresh metric).
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    async fn fetch(&self) -> Result<AccessToken, TokenError> {
+        let result = self.request().await;
+        match &result {
+            Ok(token) => {
+                let count = self.refreshes.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::info!(
+                    token_url = %self.token_url,
+                    client_id = %self.client_id,
+                    credential = self.credential.kind(),
+                    outcome = "ok",
+                    expires_in_s = token.expires_at.saturating_duration_since(Instant::now()).as_secs(),
+                    refreshes = count,
+                    "access token fetched"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(
+                    token_url = %self.token_url,
+                    client_id = %self.client_id,
+                    credential = self.credential.kind(),
+                    outcome = "error",
+                    retryable = error.is_retryable(),
+                    error = %error,
+                    "access token request failed"
+                );
+            }
+        }
+        result
+    }
+
+    async fn request(&self) -> Result<AccessToken, TokenError> {
+        // Lifetime counts from before the request: a slow answer makes us refresh early,
+        // never late.
+        let started = Instant::now();
+        let assertion;
+        let mut fields = vec![
+            ("client_id", self.client_id.as_str()),
+            ("scope", self.scope.as_str()),
+            ("grant_type", "client_credentials"),
+        ];
+        match &self.credential {
+            Credential::Secret(secret) => fields.push(("client_secret", secret.expose())),
+            Credential::Certificate(certificate) => {
+                // Entra ID checks the assertion against its own clock, so wall time it is.
+                let now_unix = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                assertion = certificate.assertion(&self.client_id, &self.token_url, now_unix)?;
+                fields.push(("client_assertion_type", JWT_BEARER));
+                fields.push(("client_assertion", assertion.expose()));
+            }
+        }
+        let secrets: Vec<&str> = fields
+            .iter()
+            .filter(|(name, _)| matches!(*name, "client_secret" | "client_assertion"))
+            .map(|(_, value)| *value)
+            .collect();
+        let response = self
+            .http
+            .post(&self.token_url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json")
+            .body(form_encode(&fields))
+            .send()
+            .await
+            .map_err(|e| TokenError::Transport {
+                detail: error_chain(&e),
+                invalid_request: e.is_builder(),
+            })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let text = response.text().await.map_err(|e| TokenError::Transport {
+            detail: error_chain(&e),
+            invalid_request: false,
+        })?;
+        if !(200..300).contains(&status) {
+            let aad = AadError::parse(&scrub(&text, &secrets));
+            return Err(if matches!(status, 408 | 429 | 500..=599) {
+                TokenError::Unavailable {
+                    status,
+                    aad,
+                    retry_after,
+                }
+            } else {
+                TokenError::Rejected { status, aad }
+            });
+        }
+        let body: Value =
+            serde_json::from_str(&text).map_err(|_| TokenError::Malformed("not JSON"))?;
+        if let Some(token_type) = body.get("token_type").and_then(Value::as_str) {
+            if !token_type.eq_ignore_ascii_case("bearer") {
+                return Err(TokenError::Malformed("token_type is not Bearer"));
+            }
+        }
+        let value = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .ok_or(TokenError::Malformed("no access_token"))?;
+        let lifetime = parse_expires_in(body.get("expires_in"))
+            .ok_or(TokenError::Malformed("no valid expires_in"))?;
+        Ok(AccessToken::issued(Secret::new(value), started, lifetime))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn credential(algorithm: JwtAlgorithm) -> CertificateCredential {
+        CertificateCredential::from_pem(
+            &fixture("test-cert.pem"),
+            Some(&fixture("test-key.pem")),
+            algorithm,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn decode_json(part: &str) -> Value {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn form_encoding_escapes_all_but_unreserved() {
+        assert_eq!(
+            form_encode(&[
+                ("client_id", "a-b_c.d~e"),
+                ("scope", "https://graph.microsoft.com/.default")
+            ]),
+            "client_id=a-b_c.d~e&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+        );
+        assert_eq!(
+            form_encode(&[("k y", "a+b=c&d%é ")]),
+            "k%20y=a%2Bb%3Dc%26d%25%C3%A9%20"
+        );
+        assert_eq!(form_encode(&[("empty", "")]), "empty=");
+        assert_eq!(form_encode(&[]), "");
+        assert_eq!(
+            form_encode(&[("client_assertion_type", JWT_BEARER)]),
+            "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+        );
+    }
+
+    #[test]
+    fn scrub_removes_raw_and_encoded_secrets() {
+        let text = scrub("echo: s3cr=t/x and s3cr%3Dt%2Fx", &["s3cr=t/x", ""]);
+        assert_eq!(text, "echo: [redacted] and [redacted]");
+    }
+
+    #[test]
+    fn expires_in_as_number_or_string() {
+        assert_eq!(
+            parse_expires_in(Some(&json!(3599))),
+            Some(Duration::from_secs(3599))
+        );
+        assert_eq!(
+            parse_expires_in(Some(&json!("3599"))),
+            Some(Duration::from_secs(3599))
+        );
+        assert_eq!(
+            parse_expires_in(Some(&json!(12.7))),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(parse_expires_in(Some(&json!("soon"))), None);
+        assert_eq!(parse_expires_in(None), None);
+        let huge = parse_expires_in(Some(&json!(u64::MAX))).unwrap_or_default();
+        let token = AccessToken::issued(Secret::new("x"), Instant::now(), huge);
+        assert!(token.expires_at() <= Instant::now() + MAX_LIFETIME);
+    }
+
+    #[test]
+    fn ps256_assertion_has_the_expected_structure_and_verifies() {
+        let cred = credential(JwtAlgorithm::Ps256);
+        let url = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+        let jwt = cred
+            .assertion("app-1", url, 1_700_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parts: Vec<&str> = jwt.expose().split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert!(!jwt.expose().contains('='), "no padding");
+        let header = decode_json(parts[0]);
+        let sha256 = ring::digest::digest(&ring::digest::SHA256, cred.certificate_der());
+        assert_eq!(header["alg"], "PS256");
+        assert_eq!(header["typ"], "JWT");
+        assert_eq!(header["x5t#S256"], URL_SAFE_NO_PAD.encode(sha256));
+        assert!(header.get("x5t").is_none());
+        let claims = decode_json(parts[1]);
+        assert_eq!(claims["aud"], url);
+        assert_eq!(claims["iss"], "app-1");
+        assert_eq!(claims["sub"], "app-1");
+        assert_eq!(claims["nbf"], 1_700_000_000u64);
+        assert_eq!(claims["iat"], 1_700_000_000u64);
+        assert_eq!(claims["exp"], 1_700_000_600u64);
+        let jti = claims["jti"].as_str().unwrap_or_default();
+        assert!(Uuid::parse_str(jti).is_ok(), "{jti}");
+        let signature = URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PSS_2048_8192_SHA256,
+            fixture("test-pubkey-pkcs1.der"),
+        );
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        assert!(public.verify(signed.as_bytes(), &signature).is_ok());
+        // A second assertion has its own jti.
+        let again = cred
+            .assertion("app-1", url, 1_700_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let again_claims = decode_json(again.expose().split('.').nth(1).unwrap_or_default());
+        assert_ne!(again_claims["jti"], claims["jti"]);
+    }
+
+    #[test]
+    fn rs256_assertion_uses_x5t_and_pkcs1_padding() {
+        let cred = credential(JwtAlgorithm::Rs256);
+        let jwt = cred
+            .assertion("app-1", "http://x/t/oauth2/v2.0/token", 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parts: Vec<&str> = jwt.expose().split('.').collect();
+        let header = decode_json(parts[0]);
+        let sha1 = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            cred.certificate_der(),
+        );
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["x5t"], URL_SAFE_NO_PAD.encode(sha1));
+        assert!(header.get("x5t#S256").is_none());
+        let signature = URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            fixture("test-pubkey-pkcs1.der"),
+        );
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        assert!(public.verify(signed.as_bytes(), &signature).is_ok());
+        assert_eq!(cred.thumbprint_sha1_hex().len(), 40);
+    }
+
+    #[test]
+    fn key_formats_and_combined_files_load() {
+        for (cert, key) in [
+            ("test-cert.pem", Some("test-key.pem")),
+            ("test-cert.pem", Some("test-key-pkcs1.pem")),
+            ("test-combined.pem", None),
+        ] {
+            let key = key.map(fixture);
+            let loaded = CertificateCredential::from_pem(
+                &fixture(cert),
+                key.as_deref(),
+                JwtAlgorithm::Ps256,
+            );
+            assert!(loaded.is_ok(), "{cert} {loaded:?}");
+        }
+    }
+
+    #[test]
+    fn load_errors_name_the_problem_without_key_material() {
+        let cert = fixture("test-cert.pem");
+        let key = fixture("test-key.pem");
+        let key_text = String::from_utf8_lossy(&key).into_owned();
+        let key_line = key_text.lines().nth(1).unwrap_or_default().to_owned();
+        let check = |result: Result<CertificateCredential, CredentialError>, expect: &str| {
+            let message = result
+                .err()
+                .map(|e| format!("{e} {e:?}"))
+                .unwrap_or_default();
+            assert!(message.contains(expect), "{message}");
+            assert!(!message.contains(&key_line), "{message}");
+        };
+        check(
+            CertificateCredential::from_pem(&key, Some(&key), JwtAlgorithm::Ps256),
+            "no CERTIFICATE",
+        );
+        check(
+            CertificateCredential::from_pem(&cert, None, JwtAlgorithm::Ps256),
+            "no PRIVATE KEY",
+        );
+        let encrypted =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        check(
+            CertificateCredential::from_pem(&cert, Some(encrypted), JwtAlgorithm::Ps256),
+            "is encrypted",
+        );
+        let truncated = &key[..key.len() / 2];
+        check(
+            CertificateCredential::from_pem(&cert, Some(truncated), JwtAlgorithm::Ps256),
+            "not valid PEM",
+        );
+        let garbage_key = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        check(
+            CertificateCredential::from_pem(&cert, Some(garbage_key), JwtAlgorithm::Ps256),
+            "not a usable RSA key",
+        );
+        let missing = Path::new("/nonexistent/vtcq-cert.pem");
+        check(
+            CertificateCredential::from_pem_files(missing, None, JwtAlgorithm::Ps256),
+            "/nonexistent/vtcq-cert.pem",
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        // Change one byte of the modulus inside the certificate: same structure, other key.
+        let cred = credential(JwtAlgorithm::Ps256);
+        let public = cred.key.public().as_ref().to_vec();
+        let mut der = cred.certificate_der().to_vec();
+        let at = der
+            .windows(public.len())
+            .position(|w| w == public.as_slice())
+            .unwrap_or_else(|| panic!("public key not in certificate"));
+        der[at + public.len() / 2] ^= 0x55;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&der);
+        let pem_text =
+            format!("-----BEGIN CERTIFICATE-----\n{encoded}\n-----END CERTIFICATE-----\n");
+        let result = CertificateCredential::from_pem(
+            pem_text.as_bytes(),
+            Some(&fixture("test-key.pem")),
+            JwtAlgorithm::Ps256,
+        );
+        assert!(
+            matches!(result, Err(CredentialError::KeyMismatch { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn refresh_margin_is_five_minutes_or_half_the_lifetime() {
+        let now = Instant::now();
+        let long = AccessToken::issued(Secret::new("a"), now, Duration::from_secs(3600));
+        assert!(!long.needs_refresh(now + Duration::from_secs(3299)));
+        assert!(long.needs_refresh(now + Duration::from_secs(3300)));
+        let short = AccessToken::issued(Secret::new("b"), now, Duration::from_secs(120));
+        assert!(!short.needs_refresh(now + Duration::from_secs(59)));
+        assert!(short.needs_refresh(now + Duration::from_secs(60)));
+        let via_new = AccessToken::new(Secret::new("c"), now + Duration::from_secs(3600));
+        assert_eq!(via_new, long.clone_with_value("c"));
+    }
+
+    impl AccessToken {
+        fn clone_with_value(&self, value: &str) -> AccessToken {
+            AccessToken {
+                value: Secret::new(value),
+                ..self.clone()
+            }
+        }
+    }
+
+    fn closed_port_endpoints() -> Endpoints {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        drop(listener);
+        Endpoints {
+            graph_root: url.clone(),
+            login_root: url,
+            api_version: crate::cloud::ApiVersion::V1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_hands_out_the_still_valid_token() {
+        let provider = TokenProvider::new(
+            reqwest::Client::new(),
+            &closed_port_endpoints(),
+            "t",
+            "c",
+            Credential::Secret(Secret::new("s")),
+        );
+        let now = Instant::now();
+        let due = AccessToken {
+            value: Secret::new("cached"),
+            expires_at: now + Duration::from_secs(200),
+            refresh_at: now,
+        };
+        *provider.cache.lock().await = Some(due.clone());
+        assert_eq!(provider.token().await.ok(), Some(due.clone()));
+        // Too close to expiry to be worth handing out.
+        let nearly = AccessToken {
+            expires_at: now + Duration::from_secs(10),
+            ..due.clone()
+        };
+        *provider.cache.lock().await = Some(nearly);
+        let error = provider.token().await.err();
+        assert!(
+            error.as_ref().is_some_and(TokenError::is_retryable),
+            "{error:?}"
+        );
+        // A token Graph refused is never handed out again.
+        *provider.cache.lock().await = Some(due.clone());
+        assert!(provider.refresh_after_unauthorized(&due).await.is_err());
+        assert_eq!(*provider.cache.lock().await, None);
+        // Another task's fresh token is returned without a fetch.
+        let other = AccessToken::issued(Secret::new("other"), now, Duration::from_secs(3600));
+        *provider.cache.lock().await = Some(other.clone());
+        assert_eq!(
+            provider.refresh_after_unauthorized(&due).await.ok(),
+            Some(other)
+        );
+        assert_eq!(provider.refresh_count(), 0);
+    }
+
+    #[test]
+    fn aad_errors_keep_codes_and_ids() {
+        let aad = AadError::parse(
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x\r\nCorrelation ID: y","trace_id":"t-1","correlation_id":"c-1"}"#,
+        );
+        assert_eq!(
+            aad.to_string(),
+            "invalid_client: AADSTS7000215: Invalid client secret provided. (trace_id t-1, correlation_id c-1)"
+        );
+        assert_eq!(
+            AadError::parse("<html>bad gateway</html>").to_string(),
+            "<html>bad gateway</html>"
+        );
+        assert_eq!(AadError::parse("").to_string(), "no error details");
+    }
+}
