@@ -99,6 +99,12 @@ impl GraphPoster {
             .user_agent(user_agent)
             .build()
             .map_err(DeliveryError::Client)?;
+        Ok(Self::with_client(http, settings))
+    }
+
+    /// A poster on a given HTTP client (tests on tokio's paused clock pass one without
+    /// timers; the client should set the `User-Agent`).
+    pub fn with_client(http: reqwest::Client, settings: GraphSettings) -> Self {
         let tokens = TokenProvider::new(
             http.clone(),
             &settings.endpoints,
@@ -106,11 +112,11 @@ impl GraphPoster {
             &settings.client_id,
             settings.credential,
         );
-        Ok(GraphPoster {
+        GraphPoster {
             http,
             action_url: settings.endpoints.action_url(),
             tokens,
-        })
+        }
     }
 
     /// The token provider (for its refresh counter).
