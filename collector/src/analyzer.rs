@@ -218,6 +218,7 @@ pub struct Session {
     sides: [SideState; 2],
     activity: ActivityTracker,
     first_packet: Timestamp,
+    last_packet: Timestamp,
     rtcp_mux: bool,
     finished: bool,
 }
@@ -230,6 +231,7 @@ impl Session {
             sides: [SideState::default(), SideState::default()],
             activity: ActivityTracker::default(),
             first_packet: now,
+            last_packet: now,
             rtcp_mux: false,
             finished: false,
         }
@@ -252,6 +254,31 @@ impl Session {
     /// Time of the last RTP packet.
     pub fn last_rtp(&self) -> Option<Timestamp> {
         self.activity.last_seen()
+    }
+
+    /// Time of the first packet (RTP or RTCP) of the session.
+    pub fn first_packet(&self) -> Timestamp {
+        self.first_packet
+    }
+
+    /// Time of the last packet, RTP or RTCP.
+    pub fn last_packet(&self) -> Timestamp {
+        self.last_packet
+    }
+
+    /// RTP packets sent by each endpoint so far (valid streams only).
+    pub fn packets_by_endpoint(&self) -> [(SocketAddr, u64); 2] {
+        let count = |side: &SideState| -> u64 {
+            side.streams
+                .iter()
+                .filter(|s| s.is_valid())
+                .map(RtpStream::packets)
+                .sum()
+        };
+        [
+            (self.endpoints[0], count(&self.sides[0])),
+            (self.endpoints[1], count(&self.sides[1])),
+        ]
     }
 
     /// True when every valid stream of the session said RTCP BYE.
@@ -579,6 +606,7 @@ impl Analyzer {
         };
         let si = self.session_index(src, dst, now);
         let session = &mut self.sessions[si];
+        session.last_packet = session.last_packet.max(now);
         let side_index = session.side_of(src);
         let side = &mut session.sides[side_index];
         let stream_index = match side.stream_index(header.ssrc) {
@@ -649,6 +677,7 @@ impl Analyzer {
     fn on_rtcp(&mut self, now: Timestamp, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
         let compound = Compound::parse(payload);
         let (si, sender) = self.rtcp_session(src, dst, now);
+        self.sessions[si].last_packet = self.sessions[si].last_packet.max(now);
         let side_index = self.sessions[si].side_of(sender);
         match compound.kind() {
             CompoundKind::Srtcp => {
@@ -992,34 +1021,75 @@ impl Analyzer {
         declared: &[(u16, MediaKind)],
         link_speed_bytes_per_sec: Option<u64>,
     ) -> Vec<ChannelQuality> {
-        let mut channels: Vec<(usize, Timestamp, ChannelQuality)> = self
-            .sessions
-            .iter()
-            .filter(|s| s.has_rtp())
-            .filter_map(|s| {
-                let local_side = s.local_side(local)?;
-                let port = s.endpoints[local_side].port();
-                let declaration = declared.iter().position(|(p, _)| *p == port);
-                let (kind, source, order) = match declaration {
-                    Some(i) => (declared[i].1, KindSource::Declared, i),
-                    None => (s.guess_kind(), KindSource::Heuristic, usize::MAX),
-                };
-                Some((
-                    order,
-                    s.first_packet,
-                    s.quality(local_side, kind, source, link_speed_bytes_per_sec),
-                ))
-            })
-            .collect();
-        channels.sort_by_key(|(order, first, c)| (c.kind, *order, *first));
-        let mut next_index = [1u32; 3];
-        for (_, _, channel) in &mut channels {
-            let slot = channel.kind as usize;
-            channel.channel_index = next_index[slot];
-            next_index[slot] += 1;
-        }
-        channels.into_iter().map(|(_, _, c)| c).collect()
+        channel_qualities(
+            self.sessions.iter(),
+            local,
+            declared,
+            link_speed_bytes_per_sec,
+        )
     }
+
+    /// Adds a clock rate (a late registration's payload types): packets from now on use it.
+    pub fn set_clock_rate(&mut self, port: Option<u16>, payload_type: u8, hz: u32) {
+        self.config.clock_rates.insert(port, payload_type, hz);
+    }
+
+    /// Removes and returns the sessions `keep_out` selects (a call that ended, a flow that
+    /// went idle), so a later call on the same ports starts from nothing.
+    pub fn take_sessions(&mut self, mut keep_out: impl FnMut(&Session) -> bool) -> Vec<Session> {
+        let (taken, kept): (Vec<Session>, Vec<Session>) = std::mem::take(&mut self.sessions)
+            .into_iter()
+            .partition(|s| keep_out(s));
+        self.sessions = kept;
+        self.index.clear();
+        for (i, s) in self.sessions.iter().enumerate() {
+            self.index.insert((s.endpoints[0], s.endpoints[1]), i);
+        }
+        taken
+    }
+}
+
+/// Channels of `sessions` seen from `local` (see [`Analyzer::channel_qualities`]).
+pub fn channel_qualities<'a>(
+    sessions: impl Iterator<Item = &'a Session>,
+    local: &[IpAddr],
+    declared: &[(u16, MediaKind)],
+    link_speed_bytes_per_sec: Option<u64>,
+) -> Vec<ChannelQuality> {
+    let channels: Vec<(usize, Timestamp, ChannelQuality)> = sessions
+        .filter(|s| s.has_rtp())
+        .filter_map(|s| {
+            let local_side = s.local_side(local)?;
+            let port = s.endpoints[local_side].port();
+            let declaration = declared.iter().position(|(p, _)| *p == port);
+            let (kind, source, order) = match declaration {
+                Some(i) => (declared[i].1, KindSource::Declared, i),
+                None => (s.guess_kind(), KindSource::Heuristic, usize::MAX),
+            };
+            Some((
+                order,
+                s.first_packet,
+                s.quality(local_side, kind, source, link_speed_bytes_per_sec),
+            ))
+        })
+        .collect();
+    index_channels(channels)
+}
+
+/// Sorts channels by kind, then declaration order, then first packet, and numbers them
+/// 1-based within each kind (`channelIndex`). Each entry is (declaration order, or
+/// `usize::MAX` when undeclared; first packet; the channel).
+pub fn index_channels(
+    mut channels: Vec<(usize, Timestamp, ChannelQuality)>,
+) -> Vec<ChannelQuality> {
+    channels.sort_by_key(|(order, first, c)| (c.kind, *order, *first));
+    let mut next_index = [1u32; 3];
+    for (_, _, channel) in &mut channels {
+        let slot = channel.kind as usize;
+        channel.channel_index = next_index[slot];
+        next_index[slot] += 1;
+    }
+    channels.into_iter().map(|(_, _, c)| c).collect()
 }
 
 fn nanos(n: i64) -> Duration {

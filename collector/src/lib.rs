@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyzer;
+pub mod calls;
 pub mod capture;
 pub mod clock;
 pub mod offline;
