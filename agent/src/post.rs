@@ -98,8 +98,11 @@ pub fn run(args: &PostArgs) -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             let deadline = tokio::time::Instant::now() + args.deadline;
-            let drained =
-                runtime.block_on(async { delivery.drain(&mut spool, Some(deadline)).await })?;
+            let drained = runtime.block_on(async {
+                delivery
+                    .drain(&std::sync::Mutex::new(spool), Some(deadline))
+                    .await
+            })?;
             eprintln!(
                 "delivered {}, dead-lettered {}, still in the spool {}",
                 drained.delivered, drained.dead_lettered, drained.remaining

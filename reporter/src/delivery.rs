@@ -8,7 +8,7 @@
 //! 401 after a fresh token) stops delivery and leaves every record in the spool.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
@@ -287,27 +287,38 @@ impl Delivery {
     /// backoff; the record at the head waits, so records arrive in order.
     pub async fn drain(
         &mut self,
-        spool: &mut Spool,
+        spool: &Mutex<Spool>,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<DrainReport, SpoolError> {
+        // The spool is locked only around its own (synchronous) operations, never across
+        // an HTTP request or a wait: the daemon enqueues new records meanwhile, and a
+        // task aborted at an await point leaves the spool consistent.
+        let lock = || {
+            spool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
         let mut report = DrainReport::default();
         let mut failures = 0u32;
         loop {
-            spool.expire(SystemTime::now());
-            let Some(next) = spool.pending().into_iter().next() else {
-                break;
-            };
-            let id: RecordId = next.id.clone();
-            let body = match spool.read(&id) {
-                Ok(body) => body,
-                // A corrupt record was moved aside (and logged) by the spool: go on.
-                Err(SpoolError::Corrupt { .. }) => continue,
-                Err(e) => return Err(e),
+            let (id, body) = {
+                let mut spool = lock();
+                spool.expire(SystemTime::now());
+                let Some(next) = spool.pending().into_iter().next() else {
+                    break;
+                };
+                let id: RecordId = next.id.clone();
+                match spool.read(&id) {
+                    Ok(body) => (id, body),
+                    // A corrupt record was moved aside (and logged) by the spool: go on.
+                    Err(SpoolError::Corrupt { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
             };
             let name = id.to_string();
             match self.poster.attempt(&name, &body).await {
                 Attempt::Delivered { .. } => {
-                    spool.acknowledge(&id)?;
+                    lock().acknowledge(&id)?;
                     self.metrics.posted_total.fetch_add(1, Ordering::Relaxed);
                     report.delivered += 1;
                     failures = 0;
@@ -318,7 +329,7 @@ impl Delivery {
                     body,
                 } => {
                     tracing::error!(record = %name, status, response = truncate(&body, 500), "graph rejected the record; moved to the dead-letter folder");
-                    spool.dead_letter(&id, status, &headers, &body, SystemTime::now())?;
+                    lock().dead_letter(&id, status, &headers, &body, SystemTime::now())?;
                     self.metrics
                         .dead_lettered_total
                         .fetch_add(1, Ordering::Relaxed);
@@ -349,8 +360,13 @@ impl Delivery {
                 }
             }
         }
-        report.remaining = spool.pending().len();
+        report.remaining = lock().pending().len();
         Ok(report)
+    }
+
+    /// The delivery counters.
+    pub fn metrics(&self) -> &Arc<DeliveryMetrics> {
+        &self.metrics
     }
 }
 

@@ -22,7 +22,7 @@ const SECRET: &str = "paused-secret";
 
 struct Harness {
     fake: FakeGraph,
-    spool: Spool,
+    spool: std::sync::Mutex<Spool>,
     delivery: Delivery,
     metrics: Arc<DeliveryMetrics>,
     _dir: TempDir,
@@ -71,7 +71,7 @@ async fn harness(name: &str, records: usize) -> Harness {
     let delivery = Delivery::new(poster, policy, metrics.clone());
     Harness {
         fake,
-        spool,
+        spool: std::sync::Mutex::new(spool),
         delivery,
         metrics,
         _dir: TempDir(dir),
@@ -90,7 +90,7 @@ async fn retry_after_is_honoured_in_virtual_time() {
     let start = tokio::time::Instant::now();
     let report = h
         .delivery
-        .drain(&mut h.spool, None)
+        .drain(&h.spool, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let waited = start.elapsed();
@@ -117,7 +117,7 @@ async fn backoff_grows_exponentially_and_is_capped() {
     let start = tokio::time::Instant::now();
     let report = h
         .delivery
-        .drain(&mut h.spool, None)
+        .drain(&h.spool, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let waited = start.elapsed().as_secs_f64();
@@ -141,14 +141,18 @@ async fn deadline_leaves_records_in_the_spool() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3_600);
     let report = h
         .delivery
-        .drain(&mut h.spool, Some(deadline))
+        .drain(&h.spool, Some(deadline))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.timed_out);
     assert_eq!(report.delivered, 0);
     assert_eq!(report.remaining, 2);
     assert_eq!(
-        h.spool.pending().len(),
+        h.spool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending()
+            .len(),
         2,
         "undelivered records stay spooled"
     );
@@ -160,7 +164,7 @@ async fn token_is_refreshed_ahead_of_expiry_between_posts() {
     let mut h = harness("refresh", 1).await;
     let report = h
         .delivery
-        .drain(&mut h.spool, None)
+        .drain(&h.spool, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.delivered, 1);
@@ -169,11 +173,13 @@ async fn token_is_refreshed_ahead_of_expiry_between_posts() {
     // 5-minute refresh margin.
     tokio::time::advance(Duration::from_secs(56 * 60)).await;
     h.spool
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
         .enqueue(b"{\"quality\":{\"n\":9}}", SystemTime::now())
         .unwrap_or_else(|e| panic!("{e}"));
     let report = h
         .delivery
-        .drain(&mut h.spool, None)
+        .drain(&h.spool, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.delivered, 1);
@@ -194,7 +200,7 @@ async fn rejected_credentials_block_without_losing_records() {
     )]);
     let report = h
         .delivery
-        .drain(&mut h.spool, None)
+        .drain(&h.spool, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let reason = report.blocked.unwrap_or_default();
