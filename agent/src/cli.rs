@@ -34,6 +34,21 @@ pub enum Command {
     Post(PostArgs),
     /// Inspect and act on the spool of undelivered records.
     Spool(SpoolArgs),
+    /// Run the agent: capture live, serve the bot's control API, deliver records.
+    Run(ConfigArgs),
+    /// Check a configuration file (exit 0 when valid, 78 with the key named otherwise).
+    Validate(ConfigArgs),
+    /// A live RTP/RTCP test endpoint with injected loss and delay (for end-to-end tests).
+    #[command(hide = true)]
+    Peer(crate::peer::PeerArgs),
+}
+
+/// `--config FILE`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The configuration file (TOML; VTCQ_SECTION__KEY environment variables override it).
+    #[arg(long, short)]
+    pub config: PathBuf,
 }
 
 /// `vtcq post`.

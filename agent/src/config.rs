@@ -5,6 +5,11 @@
 
 use std::path::Path;
 
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use serde::Deserialize;
 use vtcq_reporter::retry::RetryPolicy;
 use vtcq_reporter::settings::{GraphSection, ReporterSettings, SinkSection, SpoolSection};
@@ -28,6 +33,205 @@ pub struct RawConfig {
     /// `[sink]`.
     #[serde(default)]
     pub sink: SinkSection,
+    /// `[capture]`.
+    #[serde(default)]
+    pub capture: CaptureSection,
+    /// `[calls]`.
+    #[serde(default)]
+    pub calls: CallsSection,
+    /// `[api]`.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: LogSection,
+    /// `[daemon]`.
+    #[serde(default)]
+    pub daemon: DaemonSection,
+    /// `[identity]`: optional deployment fields sent with every record.
+    #[serde(default)]
+    pub identity: IdentitySection,
+}
+
+/// `[capture]`: where the VTC media leg is captured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// Interface to capture on (required by `vtcq run`).
+    pub interface: Option<String>,
+    /// The bot's addresses on that leg; empty = calls are matched by local port alone.
+    #[serde(default)]
+    pub local_addresses: Vec<IpAddr>,
+    /// UDP port ranges passed by the kernel filter, e.g. ["10000-20000"]; empty = all UDP.
+    #[serde(default)]
+    pub port_ranges: Vec<String>,
+    /// Link speed in bytes per second for `networkLinkSpeedInBytes` (default: the
+    /// interface's /sys/class/net/IF/speed).
+    pub link_speed_bytes: Option<u64>,
+    /// Ring: block size in bytes (default 1 MiB) and number of blocks (default 64).
+    pub ring_block_size: Option<u32>,
+    /// Ring blocks.
+    pub ring_block_count: Option<u32>,
+}
+
+/// `[calls]`: call lifecycle.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsSection {
+    /// A call with no packet for this long ends.
+    #[serde(with = "humantime_serde", default = "d30s")]
+    pub idle_timeout: Duration,
+    /// A call ends at this age at the latest.
+    #[serde(with = "humantime_serde", default = "d12h")]
+    pub max_duration: Duration,
+    /// How long an ended call answers a repeated DELETE with its record.
+    #[serde(with = "humantime_serde", default = "d10m")]
+    pub ended_retention: Duration,
+    /// Most unregistered flows kept at once.
+    #[serde(default = "d4096")]
+    pub max_unregistered_flows: usize,
+}
+
+impl Default for CallsSection {
+    fn default() -> Self {
+        CallsSection {
+            idle_timeout: d30s(),
+            max_duration: d12h(),
+            ended_retention: d10m(),
+            max_unregistered_flows: d4096(),
+        }
+    }
+}
+
+fn d30s() -> Duration {
+    Duration::from_secs(30)
+}
+fn d12h() -> Duration {
+    Duration::from_secs(12 * 3600)
+}
+fn d10m() -> Duration {
+    Duration::from_secs(600)
+}
+fn d4096() -> usize {
+    4096
+}
+
+/// `[api]`: the bot's control API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// `127.0.0.1:9477` (default), any `IP:PORT`, or `unix:/path/to.sock`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// File holding the bearer token the bot must send (none: no token required).
+    pub bearer_token_file: Option<PathBuf>,
+    /// Largest request body (default 65536).
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: default_listen(),
+            bearer_token_file: None,
+            max_body_bytes: default_body(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9477".to_owned()
+}
+fn default_body() -> usize {
+    65_536
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` (default) or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter, e.g. `info` (default) or `vtcq=debug,info`; VTCQ_LOG overrides.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_format() -> String {
+    "text".to_owned()
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+/// `[daemon]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonSection {
+    /// Time allowed after SIGTERM to end calls, spool them and try to deliver (default 10 s).
+    #[serde(with = "humantime_serde", default = "d10s")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DaemonSection {
+    fn default() -> Self {
+        DaemonSection {
+            shutdown_grace: d10s(),
+        }
+    }
+}
+
+fn d10s() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// `[identity]`: the CVI service's deployment fields, sent with every record when set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// `cloudServiceDeploymentEnvironment`.
+    pub cloud_service_deployment_environment: Option<String>,
+    /// `cloudServiceDeploymentId`.
+    pub cloud_service_deployment_id: Option<String>,
+    /// `cloudServiceInstanceName`.
+    pub cloud_service_instance_name: Option<String>,
+    /// `cloudServiceName`.
+    pub cloud_service_name: Option<String>,
+}
+
+/// Parses `"10000-20000"` or `"5004"`.
+pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
+    let parse = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{text:?} is not a port or a port range like 10000-20000"))
+    };
+    match text.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (parse(a)?, parse(b)?);
+            if a > b {
+                return Err(format!("{text:?}: the range is backwards"));
+            }
+            Ok(a..=b)
+        }
+        None => {
+            let p = parse(text)?;
+            Ok(p..=p)
+        }
+    }
 }
 
 /// A configuration error, already phrased for the operator.
@@ -41,6 +245,17 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The `VTCQ_SECTION__KEY` variables only: other `VTCQ_*` variables (such as `VTCQ_LOG`,
+/// the log filter) are not configuration keys and must not be read as such.
+fn section_variables() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.strip_prefix("VTCQ_")
+                .is_some_and(|rest| rest.contains("__"))
+        })
+        .collect()
+}
 
 /// Reads `path` plus the environment.
 pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
@@ -56,7 +271,8 @@ pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
             config::Environment::with_prefix("VTCQ")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(section_variables())),
         )
         .build()
         .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))?;

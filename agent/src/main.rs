@@ -5,9 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod analyze;
+mod api;
 mod cli;
 mod config;
+mod daemon;
 mod generate;
+mod peer;
 mod post;
 mod table;
 
@@ -17,12 +20,18 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(cli.verbose);
+    if !matches!(cli.command, cli::Command::Run(_)) {
+        init_logging(cli.verbose);
+    }
     let result = match cli.command {
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Generate(args) => generate::run(&args),
         cli::Command::Post(args) => post::run(&args),
         cli::Command::Spool(args) => post::spool(&args),
+        cli::Command::Peer(args) => peer::run(&args),
+        // The daemon sets up its own logging from its configuration.
+        cli::Command::Run(args) => daemon::run(&args.config),
+        cli::Command::Validate(args) => Ok(daemon::validate(&args.config)),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,9 @@
 //! ("jitter"), and independent random loss on RTP; RTCP is never lost or jittered, so the
 //! true round-trip delay is exactly `outbound_delay + inbound_delay`.
 //!
-//! Used by the sample capture in `samples/`, by tests and by benchmarks.
+//! Used by the sample capture in `samples/`, by tests and by benchmarks. The receiver
+//! state, [`ReceiverState`], is public because the live test peer (`vtcq peer`) keeps the
+//! same books on real sockets.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -23,6 +25,10 @@ use crate::wire::link::write_udp_frame;
 use crate::wire::rtcp::{self, DlrrSubBlock, ReportBlock};
 use crate::wire::rtp::RtpHeader;
 use crate::Timestamp;
+
+mod receiver;
+
+pub use receiver::{dlsr_units, ReceiverState};
 
 /// Seconds between the NTP epoch (1900) and the Unix epoch (1970).
 const NTP_UNIX_OFFSET_SECS: u64 = 2_208_988_800;
@@ -274,83 +280,6 @@ enum Side {
     Remote,
 }
 
-/// RFC 3550 receiver state of one endpoint about the peer's stream (the generator's own,
-/// deliberately simple: no reordering window, since it only needs to be right for the
-/// traffic it makes).
-#[derive(Clone, Debug, Default)]
-struct Receiver {
-    started: bool,
-    base_ext: i64,
-    max_ext: i64,
-    received: i64,
-    expected_prior: i64,
-    received_prior: i64,
-    jitter: f64,
-    last_transit: Option<f64>,
-    /// (NTP middle 32 bits, arrival) of the peer's last SR.
-    last_sr: Option<(u32, Timestamp)>,
-    /// (NTP middle 32 bits, arrival) of the peer's last XR RRTR.
-    last_rrtr: Option<(u32, Timestamp)>,
-}
-
-impl Receiver {
-    fn on_rtp(&mut self, ext_seq: i64, rtp_ts_ext: i64, arrival: Timestamp, rate: u32) {
-        if !self.started {
-            self.started = true;
-            self.base_ext = ext_seq;
-            self.max_ext = ext_seq;
-        }
-        self.max_ext = self.max_ext.max(ext_seq);
-        self.received += 1;
-        let arrival_units = arrival.as_nanos() as f64 * f64::from(rate) / 1e9;
-        let transit = arrival_units - rtp_ts_ext as f64;
-        if let Some(last) = self.last_transit {
-            self.jitter += ((transit - last).abs() - self.jitter) / 16.0;
-        }
-        self.last_transit = Some(transit);
-    }
-
-    fn report_block(
-        &mut self,
-        about_ssrc: u32,
-        now: Timestamp,
-        first_seq: u16,
-    ) -> Option<ReportBlock> {
-        if !self.started {
-            return None;
-        }
-        let expected = self.max_ext - self.base_ext + 1;
-        let lost = expected - self.received;
-        let expected_interval = expected - self.expected_prior;
-        let received_interval = self.received - self.received_prior;
-        self.expected_prior = expected;
-        self.received_prior = self.received;
-        let lost_interval = expected_interval - received_interval;
-        let fraction = if expected_interval <= 0 || lost_interval <= 0 {
-            0
-        } else {
-            ((lost_interval << 8) / expected_interval).min(255) as u8
-        };
-        let (last_sr, delay) = match self.last_sr {
-            Some((mid, at)) => (mid, dlsr_units(now.nanos_since(at))),
-            None => (0, 0),
-        };
-        Some(ReportBlock {
-            ssrc: about_ssrc,
-            fraction_lost: fraction,
-            cumulative_lost: lost.clamp(-(1 << 23), (1 << 23) - 1) as i32,
-            extended_highest_sequence: (self.max_ext + i64::from(first_seq)) as u32,
-            jitter: self.jitter.round() as u32,
-            last_sr,
-            delay_since_last_sr: delay,
-        })
-    }
-}
-
-fn dlsr_units(nanos: i64) -> u32 {
-    ((nanos.max(0) as u128 * 65_536) / 1_000_000_000) as u32
-}
-
 fn ntp_of(t: Timestamp, offset_secs: i64) -> u64 {
     let nanos = t.as_nanos() as i128
         + (i128::from(offset_secs) + i128::from(NTP_UNIX_OFFSET_SECS as i64)) * 1_000_000_000;
@@ -403,7 +332,7 @@ impl Queue {
 
 struct ChannelState {
     /// Receivers: [0] the bot's view of the device's stream, [1] the device's of the bot's.
-    receivers: [Receiver; 2],
+    receivers: [ReceiverState; 2],
     packets_sent: [u64; 2],
     octets_sent: [u64; 2],
     truth: ChannelTruth,
@@ -428,7 +357,7 @@ pub fn generate(spec: &CallSpec) -> SynthCall {
         .channels
         .iter()
         .map(|c| ChannelState {
-            receivers: [Receiver::default(), Receiver::default()],
+            receivers: [ReceiverState::default(), ReceiverState::default()],
             packets_sent: [0; 2],
             octets_sent: [0; 2],
             truth: ChannelTruth {
@@ -716,7 +645,7 @@ pub fn generate(spec: &CallSpec) -> SynthCall {
                             rrtr_ntp = Some(ntp);
                         }
                         Side::Remote => {
-                            if let Some((mid, at)) = state.receivers[si].last_rrtr {
+                            if let Some((mid, at)) = state.receivers[si].last_rrtr() {
                                 let sub = DlrrSubBlock {
                                     ssrc: peer_ssrc,
                                     last_rr: mid,
@@ -783,10 +712,10 @@ pub fn generate(spec: &CallSpec) -> SynthCall {
                 let c = &spec.channels[ch];
                 let receiver = &mut channels[ch].receivers[1 - side_index(from)];
                 if let Some(ntp) = sr_ntp {
-                    receiver.last_sr = Some((crate::rtt::ntp_middle(ntp), now));
+                    receiver.on_sr(crate::rtt::ntp_middle(ntp), now);
                 }
                 if let Some(ntp) = rrtr_ntp {
-                    receiver.last_rrtr = Some((crate::rtt::ntp_middle(ntp), now));
+                    receiver.on_rrtr(crate::rtt::ntp_middle(ntp), now);
                 }
                 if from == Side::Remote {
                     capture(

@@ -1,0 +1,507 @@
+//! The daemon end to end (root only): a veth pair between the root namespace and a test
+//! namespace, a real RTP/RTCP endpoint on each side (`vtcq peer`, with injected loss and
+//! delay), the daemon capturing on the root side's veth, the call registered and ended
+//! through the control API, and the record received by a local fake Graph. Elsewhere the
+//! tests print why they skip.
+//!
+//! Topology (addresses exist only on this veth pair, inside this sandbox):
+//!   root ns: vtcq run (capture on vtqA<n>), bot peer 10.213.<n>.1:50000, fake Graph on 127.0.0.1
+//!   test ns: device peer 10.213.<n>.2:40000
+//! The kernel here has no netem, so the device peer adds the delay itself: it handles what
+//! it receives 20 ms late and sends 10 ms late, 30 ms of round trip as seen at the bot.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, ScriptedResponse};
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+const CLIENT: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+const SECRET: &str = "daemon-test-secret";
+const LEG: &str = "bd9ee398-4b9d-42c7-8b8d-4e8efad9435f";
+
+fn skip_reason() -> Option<String> {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+    {
+        return Some("needs root for network namespaces and AF_PACKET".into());
+    }
+    if !Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Some("needs iproute2 (ip)".into());
+    }
+    None
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A namespace and a veth pair; removed on drop (deleting the namespace deletes the pair).
+struct Net {
+    ns: String,
+    veth: String,
+    bot: String,
+    device: String,
+}
+
+impl Net {
+    fn new(n: u8) -> Net {
+        let id = std::process::id() % 10_000;
+        let ns = format!("vtcq-dev-{id}-{n}");
+        let veth = format!("vtqA{id}{n}");
+        let peer = format!("vtqB{id}{n}");
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        let _ = Command::new("ip").args(["link", "del", &veth]).output();
+        sh(&["ip", "netns", "add", &ns]);
+        let net = Net {
+            ns: ns.clone(),
+            veth: veth.clone(),
+            bot: format!("10.213.{n}.1"),
+            device: format!("10.213.{n}.2"),
+        };
+        sh(&[
+            "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer,
+        ]);
+        sh(&["ip", "link", "set", &peer, "netns", &ns]);
+        sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", net.bot),
+            "dev",
+            &veth,
+        ]);
+        sh(&["ip", "link", "set", &veth, "up"]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &ns,
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", net.device),
+            "dev",
+            &peer,
+        ]);
+        sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", &peer, "up"]);
+        sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+        net
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("vtcq-daemon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        Scratch(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+fn write_config(scratch: &Scratch, net: &Net, graph_url: &str, api: SocketAddr) -> PathBuf {
+    let secret = scratch.path("secret");
+    std::fs::write(&secret, SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let config = format!(
+        r#"[graph]
+cloud = "custom"
+graph_root = "{graph_url}"
+login_root = "{graph_url}"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT}"
+client_secret_file = "{secret}"
+
+[spool]
+dir = "{spool}"
+
+[retry]
+initial_backoff = "50ms"
+max_backoff = "1s"
+request_timeout = "5s"
+
+[capture]
+interface = "{iface}"
+local_addresses = ["{bot}"]
+port_ranges = ["50000-50010"]
+
+[api]
+listen = "{api}"
+
+[daemon]
+shutdown_grace = "3s"
+"#,
+        secret = secret.display(),
+        spool = scratch.path("spool").display(),
+        iface = net.veth,
+        bot = net.bot,
+    );
+    let path = scratch.path("vtcq.toml");
+    std::fs::write(&path, config).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+/// A minimal HTTP/1.1 client (one request per connection).
+fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn start_daemon(config: &Path, log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
+    Command::new(env!("CARGO_BIN_EXE_vtcq"))
+        .args(["run", "--config", config.to_str().unwrap_or_default()])
+        .env("VTCQ_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn wait_ready(api: SocketAddr, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http(api, "GET", "/readyz", None).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "daemon not ready: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn register(api: SocketAddr, net: &Net) {
+    let body = serde_json::json!({
+        "callChainId": "0622673d-9f69-49b3-9d4f-5ec64f42ecce",
+        "participantId": "ea078406-b5d4-4d3c-b85e-90103dcec7f6",
+        "deviceName": "Test VTC",
+        "deviceDescription": "veth test device",
+        "mediaSessions": [{
+            "kind": "audio",
+            "localPort": 50000,
+            "remoteAddress": net.device,
+            "remotePort": 40000,
+            "payloadTypes": [{"payloadType": 0, "clockRate": 8000}]
+        }]
+    });
+    let (status, text) = http(api, "PUT", &format!("/v1/calls/{LEG}"), Some(&body));
+    assert_eq!(status, 201, "{text}");
+}
+
+struct Peers {
+    bot: Child,
+    device: Child,
+}
+
+fn start_peers(net: &Net, scratch: &Scratch, seconds: u64) -> Peers {
+    let exe = env!("CARGO_BIN_EXE_vtcq");
+    let secs = seconds.to_string();
+    let bot = Command::new(exe)
+        .args([
+            "peer",
+            "--bind",
+            &format!("{}:50000", net.bot),
+            "--peer",
+            &format!("{}:40000", net.device),
+        ])
+        .args([
+            "--ssrc",
+            "0x11110001",
+            "--duration-secs",
+            &secs,
+            "--send-loss",
+            "3",
+            "--periodic-loss",
+            "--seed",
+            "1",
+            "--bye",
+        ])
+        .args([
+            "--report",
+            scratch.path("bot.json").to_str().unwrap_or_default(),
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let device = Command::new("ip")
+        .args(["netns", "exec", &net.ns, exe, "peer"])
+        .args([
+            "--bind",
+            &format!("{}:40000", net.device),
+            "--peer",
+            &format!("{}:50000", net.bot),
+        ])
+        .args([
+            "--ssrc",
+            "0x22220001",
+            "--duration-secs",
+            &secs,
+            "--send-loss",
+            "5",
+            "--periodic-loss",
+            "--seed",
+            "2",
+            "--bye",
+        ])
+        .args(["--added-delay-ms", "20", "--added-send-delay-ms", "10"])
+        .args([
+            "--report",
+            scratch.path("device.json").to_str().unwrap_or_default(),
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    Peers { bot, device }
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
+}
+
+fn secs(v: &Value) -> f64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a duration: {v}"));
+    let rest = s.trim_start_matches("PT");
+    let mut total = 0.0;
+    let mut number = String::new();
+    for c in rest.chars() {
+        let unit = match c {
+            'H' => 3600.0,
+            'M' => 60.0,
+            'S' => 1.0,
+            _ => {
+                number.push(c);
+                continue;
+            }
+        };
+        total += number.parse::<f64>().unwrap_or(f64::NAN) * unit;
+        number.clear();
+    }
+    total
+}
+
+fn sigterm(child: &Child) {
+    sh(&["kill", "-TERM", &child.id().to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_call_over_veth_is_measured_and_delivered() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let scratch = Scratch::new("live");
+    let net = Net::new(101);
+    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = write_config(&scratch, &net, &fake.url(), api);
+    let log = scratch.path("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_ready(api, &log);
+    register(api, &net);
+
+    let mut peers = start_peers(&net, &scratch, 8);
+    let _ = peers.bot.wait();
+    let _ = peers.device.wait();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (status, text) = http(api, "DELETE", &format!("/v1/calls/{LEG}"), None);
+    assert_eq!(
+        status,
+        200,
+        "{text}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let body: Value = serde_json::from_str(&text).unwrap_or_default();
+    let again = http(api, "DELETE", &format!("/v1/calls/{LEG}"), None);
+    assert_eq!(again.0, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&again.1).unwrap_or_default(),
+        body,
+        "ending is idempotent"
+    );
+
+    let bot = read_json(&scratch.path("bot.json"));
+    let device = read_json(&scratch.path("device.json"));
+    let audio = &body["quality"]["mediaQualityList"][0];
+    assert_eq!(
+        audio["@odata.type"],
+        "#microsoft.graph.teleconferenceDeviceAudioQuality"
+    );
+    // Every packet a peer sent crossed the veth and was captured: counts are exact.
+    assert_eq!(audio["outboundPackets"], bot["rtpSent"], "{audio}");
+    assert_eq!(audio["inboundPackets"], device["rtpSent"], "{audio}");
+    // Injected loss: 5 % of the device's packets, 3 % of the bot's, spread evenly.
+    let inbound = audio["averageInboundPacketLossRateInPercentage"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let outbound = audio["averageOutboundPacketLossRateInPercentage"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!((inbound - 5.0).abs() <= 0.5, "inbound loss {inbound}");
+    assert!((outbound - 3.0).abs() <= 0.5, "outbound loss {outbound}");
+    // Injected delay: 20 ms + 10 ms at the device.
+    let rtt = secs(&audio["averageOutboundRoundTripDelay"]);
+    assert!((rtt - 0.030).abs() <= 0.005, "outbound RTT {rtt}");
+
+    // The same record reaches Graph.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.acknowledged_bodies().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "never delivered: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let posted: Value = serde_json::from_str(&fake.acknowledged_bodies()[0]).unwrap_or_default();
+    assert_eq!(posted, body);
+    let (_, metrics) = http(api, "GET", "/metrics", None);
+    assert!(metrics.contains("vtcq_records_posted_total 1"), "{metrics}");
+    assert!(metrics.contains("vtcq_kernel_drops_total 0"), "{metrics}");
+
+    sigterm(&daemon);
+    let status = daemon.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_call_spools_the_record_and_delivers_it_after_restart() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let scratch = Scratch::new("sigterm");
+    let net = Net::new(102);
+    // Graph is down during the first run.
+    let down = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    down.script_graph((0..10_000).map(|_| ScriptedResponse::status(503)));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = write_config(&scratch, &net, &down.url(), api);
+    let log = scratch.path("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_ready(api, &log);
+    register(api, &net);
+    let mut peers = start_peers(&net, &scratch, 6);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sigterm(&daemon);
+    let status = daemon.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let _ = peers.bot.kill();
+    let _ = peers.device.kill();
+    let _ = peers.bot.wait();
+    let _ = peers.device.wait();
+    let spooled = std::fs::read_dir(scratch.path("spool").join("ready"))
+        .map(|rd| rd.count())
+        .unwrap_or(0);
+    assert_eq!(
+        spooled,
+        1,
+        "the record is spooled: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // Graph is back; the restarted daemon delivers the spooled record.
+    let up = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(&scratch, &net, &up.url(), api);
+    let mut daemon = start_daemon(&config, &log);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while up.acknowledged_bodies().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "not delivered after restart: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let posted: Value = serde_json::from_str(&up.acknowledged_bodies()[0]).unwrap_or_default();
+    assert_eq!(posted["quality"]["mediaLegId"], LEG);
+    assert!(
+        posted["quality"]["mediaQualityList"][0]["outboundPackets"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    sigterm(&daemon);
+    let _ = daemon.wait();
+}
