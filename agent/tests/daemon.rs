@@ -505,3 +505,49 @@ async fn sigterm_mid_call_spools_the_record_and_delivers_it_after_restart() {
     sigterm(&daemon);
     let _ = daemon.wait();
 }
+
+#[test]
+fn systemd_notifications_ready_watchdog_stopping() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    use std::os::unix::net::UnixDatagram;
+    let scratch = Scratch::new("notify");
+    let socket_path = scratch.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap_or_else(|e| panic!("{e}"));
+    socket
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = scratch.path("vtcq.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[capture]\ninterface = \"lo\"\nport_ranges = [\"50000-50010\"]\n[api]\nlisten = \"{api}\"\n[sink]\ndir = \"{}\"\n",
+            scratch.path("records").display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vtcq"))
+        .args(["run", "--config", config.to_str().unwrap_or_default()])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut receive = || {
+        let mut buf = [0u8; 256];
+        let n = socket.recv(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(receive(), "READY=1");
+    // READY is sent once the API is bound.
+    assert_eq!(http(api, "GET", "/livez", None).0, 200);
+    assert_eq!(receive(), "WATCHDOG=1");
+    sigterm(&daemon);
+    assert_eq!(receive(), "STOPPING=1");
+    assert!(daemon.wait().is_ok_and(|s| s.success()));
+}
