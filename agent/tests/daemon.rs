@@ -538,7 +538,7 @@ fn systemd_notifications_ready_watchdog_stopping() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut receive = || {
+    let receive = || {
         let mut buf = [0u8; 256];
         let n = socket.recv(&mut buf).unwrap_or(0);
         String::from_utf8_lossy(&buf[..n]).into_owned()
