@@ -353,68 +353,69 @@ impl Shared {
     }
 
     fn metrics_text(&self) -> String {
+        let m = &self.metrics;
+        let d = &self.delivery_metrics;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        // Read the tracker's numbers under one short lock, then format without it.
+        let (c, life, active) = {
+            let tracker = lock(&self.tracker);
+            (
+                tracker.analyzer().counters().clone(),
+                tracker.counters().clone(),
+                tracker.active_calls().len() as u64,
+            )
+        };
+        let mut metrics: Vec<(&str, &str, &str, u64)> = vec![
+            ("vtcq_packets_captured_total", "counter", "Packets read from the capture ring.", load(&m.packets_captured)),
+            ("vtcq_kernel_drops_total", "counter", "Packets the kernel dropped because the ring was full (capture loss, not network loss).", load(&m.kernel_drops)),
+            ("vtcq_capture_errors_total", "counter", "Capture errors (the capture is reopened).", load(&m.capture_errors)),
+            ("vtcq_rtp_packets_total", "counter", "RTP packets of valid streams.", c.rtp_packets),
+            ("vtcq_rtcp_packets_total", "counter", "RTCP sub-packets parsed.", c.rtcp_packets),
+            (
+                "vtcq_parse_errors_total",
+                "counter",
+                "Malformed frames, RTP headers, RTCP compounds and sub-packets.",
+                c.malformed_frames + c.rtp_malformed + c.rtcp_malformed + c.rtcp_bad_subpackets,
+            ),
+            ("vtcq_srtcp_packets_total", "counter", "Encrypted RTCP datagrams (counted, not read).", c.srtcp),
+            ("vtcq_calls_active", "gauge", "Registered calls not yet ended.", active),
+            ("vtcq_calls_registered_total", "counter", "Calls registered.", life.registered),
+            ("vtcq_unregistered_flows_total", "counter", "RTP flows seen on the wire but never registered.", load(&m.unregistered_flows)),
+            ("vtcq_records_spooled_total", "counter", "Records handed to the spool or sink.", load(&m.records_handed_off)),
+            ("vtcq_records_handoff_failures_total", "counter", "Records that could not be stored yet (kept in memory, retried).", load(&m.handoff_failures)),
+            ("vtcq_records_posted_total", "counter", "Records acknowledged by Graph.", load(&d.posted_total)),
+            ("vtcq_records_failed_total", "counter", "Delivery attempts that failed and will be retried.", load(&d.failed_attempts_total)),
+            ("vtcq_records_dead_lettered_total", "counter", "Records Graph rejected (dead-letter folder).", load(&d.dead_lettered_total)),
+            ("vtcq_token_refreshes_total", "counter", "Access tokens fetched.", load(&m.token_refreshes)),
+        ];
+        if let Handoff::Spool(spool) = &self.handoff {
+            let stats = lock(spool).stats();
+            metrics.push((
+                "vtcq_spool_records",
+                "gauge",
+                "Records waiting in the spool.",
+                stats.records as u64,
+            ));
+            metrics.push((
+                "vtcq_spool_bytes",
+                "gauge",
+                "Bytes waiting in the spool.",
+                stats.bytes,
+            ));
+            metrics.push((
+                "vtcq_spool_dropped_total",
+                "counter",
+                "Records the spool bounds dropped.",
+                stats.dropped_total,
+            ));
+        }
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        for (name, kind, help, value) in metrics {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
-        };
-        let m = &self.metrics;
-        let d = &self.delivery_metrics;
-        let tracker = lock(&self.tracker);
-        let c = tracker.analyzer().counters();
-        let life = tracker.counters();
-        let active = tracker.active_calls().len() as u64;
-        metric(
-            "vtcq_packets_captured_total",
-            "counter",
-            "Packets read from the capture ring.",
-            m.packets_captured.load(Ordering::Relaxed),
-        );
-        metric("vtcq_kernel_drops_total", "counter", "Packets the kernel dropped because the ring was full (capture loss, not network loss).", m.kernel_drops.load(Ordering::Relaxed));
-        metric(
-            "vtcq_capture_errors_total",
-            "counter",
-            "Capture errors (the capture is reopened).",
-            m.capture_errors.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_rtp_packets_total",
-            "counter",
-            "RTP packets of valid streams.",
-            c.rtp_packets,
-        );
-        metric(
-            "vtcq_rtcp_packets_total",
-            "counter",
-            "RTCP sub-packets parsed.",
-            c.rtcp_packets,
-        );
-        metric(
-            "vtcq_parse_errors_total",
-            "counter",
-            "Malformed frames, RTP headers, RTCP compounds and sub-packets.",
-            c.malformed_frames + c.rtp_malformed + c.rtcp_malformed + c.rtcp_bad_subpackets,
-        );
-        metric(
-            "vtcq_srtcp_packets_total",
-            "counter",
-            "Encrypted RTCP datagrams (counted, not read).",
-            c.srtcp,
-        );
-        metric(
-            "vtcq_calls_active",
-            "gauge",
-            "Registered calls not yet ended.",
-            active,
-        );
-        metric(
-            "vtcq_calls_registered_total",
-            "counter",
-            "Calls registered.",
-            life.registered,
-        );
+        }
         let _ = writeln!(out, "# HELP vtcq_calls_ended_total Calls ended, by reason.\n# TYPE vtcq_calls_ended_total counter");
         for (i, reason) in ["api", "bye", "idle", "max_duration", "shutdown"]
             .iter()
@@ -424,76 +425,6 @@ impl Shared {
                 out,
                 "vtcq_calls_ended_total{{reason=\"{reason}\"}} {}",
                 life.ended[i]
-            );
-        }
-        drop(tracker);
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        metric(
-            "vtcq_unregistered_flows_total",
-            "counter",
-            "RTP flows seen on the wire but never registered.",
-            m.unregistered_flows.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_records_spooled_total",
-            "counter",
-            "Records handed to the spool or sink.",
-            m.records_handed_off.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_records_handoff_failures_total",
-            "counter",
-            "Records that could not be stored yet (kept in memory, retried).",
-            m.handoff_failures.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_records_posted_total",
-            "counter",
-            "Records acknowledged by Graph.",
-            d.posted_total.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_records_failed_total",
-            "counter",
-            "Delivery attempts that failed and will be retried.",
-            d.failed_attempts_total.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_records_dead_lettered_total",
-            "counter",
-            "Records Graph rejected (dead-letter folder).",
-            d.dead_lettered_total.load(Ordering::Relaxed),
-        );
-        metric(
-            "vtcq_token_refreshes_total",
-            "counter",
-            "Access tokens fetched.",
-            m.token_refreshes.load(Ordering::Relaxed),
-        );
-        if let Handoff::Spool(spool) = &self.handoff {
-            let stats = lock(spool).stats();
-            metric(
-                "vtcq_spool_records",
-                "gauge",
-                "Records waiting in the spool.",
-                stats.records as u64,
-            );
-            metric(
-                "vtcq_spool_bytes",
-                "gauge",
-                "Bytes waiting in the spool.",
-                stats.bytes,
-            );
-            metric(
-                "vtcq_spool_dropped_total",
-                "counter",
-                "Records the spool bounds dropped.",
-                stats.dropped_total,
             );
         }
         out

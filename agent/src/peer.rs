@@ -38,7 +38,7 @@ use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use vtcq_collector::rtt::{dlsr_nanos, ntp_middle};
-use vtcq_collector::synth::ReceiverState;
+use vtcq_collector::synth::{self, ReceiverState, Rng};
 use vtcq_collector::wire::demux::{classify, PayloadClass};
 use vtcq_collector::wire::rtcp::{self, Compound, Packet, ReportBlock};
 use vtcq_collector::wire::rtp::{RtpHeader, RtpPacket};
@@ -52,8 +52,6 @@ const MAX_PAYLOAD_BYTES: usize = 1_400;
 const MAX_ADDED_DELAY_MS: u64 = 10_000;
 /// Receive buffer per socket: any UDP datagram fits.
 const RECV_BUFFER: usize = 65_535;
-/// Seconds between the NTP epoch (1900) and the Unix epoch (1970).
-const NTP_UNIX_OFFSET_SECS: i64 = 2_208_988_800;
 /// How long before a delayed send the peer stops trusting the timer and yields until the
 /// send is due: more than tokio's 1 ms timer granularity.
 const PRECISE_WAIT: Duration = Duration::from_micros(1_500);
@@ -458,29 +456,7 @@ fn earlier(t: Timestamp, d: Duration) -> Timestamp {
 
 /// A Unix timestamp as a 64-bit NTP timestamp (32.32 fixed point since 1900).
 fn ntp_of(t: Timestamp) -> u64 {
-    let nanos = t.as_nanos();
-    let secs = nanos.div_euclid(1_000_000_000) + NTP_UNIX_OFFSET_SECS;
-    let frac = (u128::from(nanos.rem_euclid(1_000_000_000).unsigned_abs()) << 32) / 1_000_000_000;
-    ((secs as u64) << 32) | frac as u64
-}
-
-/// splitmix64: tiny, seedable, and the same on every platform.
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
+    synth::ntp_of(t, 0)
 }
 
 /// Items held back by a fixed delay: an item pushed at `t` comes out at `t + delay`,
@@ -1147,7 +1123,7 @@ mod tests {
     #[test]
     fn ntp_counts_from_1900() {
         let ntp = ntp_of(Timestamp::from_nanos(1_500_000_000));
-        assert_eq!(ntp >> 32, NTP_UNIX_OFFSET_SECS as u64 + 1);
+        assert_eq!(ntp >> 32, 2_208_988_800 + 1);
         assert_eq!(ntp & 0xFFFF_FFFF, 1 << 31);
     }
 

@@ -255,12 +255,14 @@ impl SynthCall {
     }
 }
 
-/// splitmix64: small, fast, and the same on every platform and version.
+/// splitmix64: small, fast, and the same on every platform and version (the generator's
+/// output must not change when a dependency does).
 #[derive(Clone, Debug)]
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -269,7 +271,7 @@ impl Rng {
     }
 
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -280,7 +282,8 @@ enum Side {
     Remote,
 }
 
-fn ntp_of(t: Timestamp, offset_secs: i64) -> u64 {
+/// The 64-bit NTP timestamp of `t` on a clock `offset_secs` ahead of the capture clock.
+pub fn ntp_of(t: Timestamp, offset_secs: i64) -> u64 {
     let nanos = t.as_nanos() as i128
         + (i128::from(offset_secs) + i128::from(NTP_UNIX_OFFSET_SECS as i64)) * 1_000_000_000;
     let secs = (nanos / 1_000_000_000) as u64;
