@@ -1,15 +1,14 @@
 //! End-to-end tests of `vtcq analyze` and `vtcq generate`: the real binary, the shipped
 //! sample, its known truth, and Graph's schema.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use vtcq_collector::synth::{generate, CallSpec, ChannelTruth};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::{repo, secs};
+use vtcq_collector::synth::{generate, CallSpec, ChannelTruth};
 
 fn sample() -> PathBuf {
     repo().join("samples/three-channel-call.pcap")
@@ -73,29 +72,6 @@ fn item<'a>(body: &'a Value, odata_type: &str) -> &'a Value {
         .as_array()
         .and_then(|l| l.iter().find(|i| i["@odata.type"] == odata_type))
         .unwrap_or_else(|| panic!("no {odata_type} item"))
-}
-
-/// Seconds of an ISO 8601 day-time duration (`PT1M0.5S`).
-fn secs(v: &Value) -> f64 {
-    let s = v.as_str().unwrap_or_else(|| panic!("not a duration: {v}"));
-    let rest = s.strip_prefix("PT").unwrap_or_else(|| panic!("{s}"));
-    let mut total = 0.0;
-    let mut number = String::new();
-    for c in rest.chars() {
-        let unit = match c {
-            'H' => 3600.0,
-            'M' => 60.0,
-            'S' => 1.0,
-            _ => {
-                number.push(c);
-                continue;
-            }
-        };
-        let n: f64 = number.parse().unwrap_or_else(|_| panic!("{s}"));
-        total += n * unit;
-        number.clear();
-    }
-    total
 }
 
 fn num(v: &Value) -> f64 {

@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+mod common;
+use common::{secs, Scratch};
 use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, ScriptedResponse};
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -114,26 +116,6 @@ impl Drop for Net {
             .args(["link", "del", &self.veth])
             .output();
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-    }
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("vtcq-daemon-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -325,27 +307,6 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
 }
 
-fn secs(v: &Value) -> f64 {
-    let s = v.as_str().unwrap_or_else(|| panic!("not a duration: {v}"));
-    let rest = s.trim_start_matches("PT");
-    let mut total = 0.0;
-    let mut number = String::new();
-    for c in rest.chars() {
-        let unit = match c {
-            'H' => 3600.0,
-            'M' => 60.0,
-            'S' => 1.0,
-            _ => {
-                number.push(c);
-                continue;
-            }
-        };
-        total += number.parse::<f64>().unwrap_or(f64::NAN) * unit;
-        number.clear();
-    }
-    total
-}
-
 fn sigterm(child: &Child) {
     sh(&["kill", "-TERM", &child.id().to_string()]);
 }
@@ -356,7 +317,7 @@ async fn live_call_over_veth_is_measured_and_delivered() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("live");
+    let scratch = Scratch::new("vtcq-daemon", "live");
     let net = Net::new(101);
     let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
         .await
@@ -443,7 +404,7 @@ async fn sigterm_mid_call_spools_the_record_and_delivers_it_after_restart() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("sigterm");
+    let scratch = Scratch::new("vtcq-daemon", "sigterm");
     let net = Net::new(102);
     // Graph is down during the first run.
     let down = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
@@ -513,7 +474,7 @@ fn systemd_notifications_ready_watchdog_stopping() {
         return;
     }
     use std::os::unix::net::UnixDatagram;
-    let scratch = Scratch::new("notify");
+    let scratch = Scratch::new("vtcq-daemon", "notify");
     let socket_path = scratch.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap_or_else(|e| panic!("{e}"));
     socket

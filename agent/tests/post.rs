@@ -5,36 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+mod common;
+use common::{repo, Scratch};
 use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, ScriptedResponse};
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 const CLIENT: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
 const SECRET: &str = "s3cr3t-Value~with.special_chars";
 const ACTION: &str = "/v1.0/communications/calls/logTeleconferenceDeviceQuality";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("vtcq-post-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Distinct valid bodies: the documented example with its own mediaLegId.
 fn records(scratch: &Scratch, n: usize) -> Vec<PathBuf> {
@@ -145,7 +123,7 @@ fn assert_no_secrets(logs: &str, fake: &FakeGraph) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_posts_exactly_what_graph_expects() {
-    let scratch = Scratch::new("happy");
+    let scratch = Scratch::new("vtcq-post", "happy");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "");
     let files = records(&scratch, 3);
@@ -201,7 +179,7 @@ async fn happy_path_posts_exactly_what_graph_expects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_token_is_refreshed_once() {
-    let scratch = Scratch::new("expired");
+    let scratch = Scratch::new("vtcq-post", "expired");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "");
     let files = records(&scratch, 1);
@@ -219,7 +197,7 @@ async fn expired_token_is_refreshed_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_outages_lose_nothing() {
-    let scratch = Scratch::new("throttle");
+    let scratch = Scratch::new("vtcq-post", "throttle");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "");
     let files = records(&scratch, 4);
@@ -254,7 +232,7 @@ async fn throttling_and_outages_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_request_is_dead_lettered_and_the_rest_delivered() {
-    let scratch = Scratch::new("dead");
+    let scratch = Scratch::new("vtcq-post", "dead");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "");
     let files = records(&scratch, 3);
@@ -309,7 +287,7 @@ async fn bad_request_is_dead_lettered_and_the_rest_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_mid_delivery_then_restart_delivers_everything_once() {
-    let scratch = Scratch::new("kill");
+    let scratch = Scratch::new("vtcq-post", "kill");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "");
     let files = records(&scratch, 6);
@@ -368,7 +346,7 @@ async fn kill_nine_mid_delivery_then_restart_delivers_everything_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusable_spool_folder_is_a_clear_error_and_loses_nothing() {
-    let scratch = Scratch::new("nospool");
+    let scratch = Scratch::new("vtcq-post", "nospool");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "");
     // The spool path is a file: no user, root included, can create the folder there.
@@ -390,7 +368,7 @@ async fn unusable_spool_folder_is_a_clear_error_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_credential_end_to_end() {
-    let scratch = Scratch::new("cert");
+    let scratch = Scratch::new("vtcq-post", "cert");
     let fixtures = repo().join("reporter/tests/fixtures");
     let public_key = std::fs::read(fixtures.join("test-pubkey-pkcs1.der")).unwrap_or_default();
     let cert_pem = std::fs::read_to_string(fixtures.join("test-cert.pem")).unwrap_or_default();
@@ -435,7 +413,7 @@ async fn certificate_credential_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_credentials_records_go_to_the_file_sink() {
-    let scratch = Scratch::new("sink");
+    let scratch = Scratch::new("vtcq-post", "sink");
     let config = scratch.path("vtcq.toml");
     std::fs::write(
         &config,
@@ -454,7 +432,7 @@ async fn without_credentials_records_go_to_the_file_sink() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_and_bad_bodies_are_refused_before_anything_is_sent() {
-    let scratch = Scratch::new("badcfg");
+    let scratch = Scratch::new("vtcq-post", "badcfg");
     let fake = fake().await;
     let config = write_config(&scratch, &fake, "api_version = \"v2\"");
     let files = records(&scratch, 1);

@@ -1,12 +1,11 @@
 //! `vtcq validate`: the example configuration is valid, and every kind of mistake stops
 //! with exit code 78 and a message naming the key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::repo;
 
 fn validate(config: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vtcq"));

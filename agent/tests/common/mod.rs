@@ -1,0 +1,58 @@
+//! Helpers shared by the binary's integration tests (each test file uses a part of them).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A scratch folder under the temp dir, unique per test process, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh folder named after the test.
+    pub fn new(prefix: &str, name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        Scratch(dir)
+    }
+
+    /// A path inside the folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Seconds of an ISO 8601 day-time duration (`PT1M0.5S`).
+pub fn secs(v: &Value) -> f64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a duration: {v}"));
+    let rest = s.strip_prefix("PT").unwrap_or_else(|| panic!("{s}"));
+    let mut total = 0.0;
+    let mut number = String::new();
+    for c in rest.chars() {
+        let unit = match c {
+            'H' => 3600.0,
+            'M' => 60.0,
+            'S' => 1.0,
+            _ => {
+                number.push(c);
+                continue;
+            }
+        };
+        let n: f64 = number.parse().unwrap_or_else(|_| panic!("{s}"));
+        total += n * unit;
+        number.clear();
+    }
+    total
+}
