@@ -24,6 +24,10 @@ use crate::wire::rtcp::{Compound, CompoundKind, Packet, ReportBlock, XrBlock};
 use crate::wire::rtp::RtpPacket;
 use crate::Timestamp;
 
+/// Most RTP streams (SSRCs) one endpoint of a session may have at once. A real endpoint
+/// sends a handful (a few SSRC changes, FEC, RTX); past this the oldest are evicted.
+pub const MAX_STREAMS_PER_SIDE: usize = 32;
+
 /// Settings of the measurement core. Defaults follow SEMANTICS.md.
 #[derive(Clone, Debug)]
 pub struct AnalyzerConfig {
@@ -106,6 +110,8 @@ pub struct Counters {
     pub zrtp: u64,
     /// Other UDP.
     pub other_udp: u64,
+    /// Streams evicted because an endpoint had more than [`MAX_STREAMS_PER_SIDE`].
+    pub streams_evicted: u64,
 }
 
 /// How an RTT sample was computed.
@@ -612,6 +618,19 @@ impl Analyzer {
         let stream_index = match side.stream_index(header.ssrc) {
             Some(i) => i,
             None => {
+                if side.streams.len() >= MAX_STREAMS_PER_SIDE {
+                    // A flood of random SSRCs must not grow the state without bound: drop
+                    // the stream that never validated, else the one silent the longest.
+                    let victim = side
+                        .streams
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, s)| (s.is_valid(), s.span().1))
+                        .map(|(i, _)| i)
+                        .unwrap_or(0);
+                    side.streams.swap_remove(victim);
+                    self.counters.streams_evicted += 1;
+                }
                 side.streams.push(RtpStream::new(now, &header));
                 side.streams.len() - 1
             }
@@ -1094,4 +1113,44 @@ pub fn index_channels(
 
 fn nanos(n: i64) -> Duration {
     Duration::from_nanos(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use crate::wire::rtp::RtpHeader;
+
+    #[test]
+    fn random_ssrcs_on_one_flow_stay_bounded() {
+        let mut analyzer = Analyzer::new(AnalyzerConfig::default());
+        let src: SocketAddr = "192.0.2.1:5000".parse().unwrap_or_else(|_| unreachable!());
+        let dst: SocketAddr = "192.0.2.2:6000".parse().unwrap_or_else(|_| unreachable!());
+        let mut payload = Vec::new();
+        for i in 0..10_000u32 {
+            payload.clear();
+            RtpHeader {
+                marker: false,
+                payload_type: 0,
+                sequence_number: i as u16,
+                timestamp: i * 160,
+                ssrc: i.wrapping_mul(2_654_435_761),
+            }
+            .write(&mut payload);
+            payload.extend_from_slice(&[0u8; 20]);
+            analyzer.process_udp(
+                Timestamp::from_nanos(i64::from(i) * 1_000),
+                src,
+                dst,
+                &payload,
+                payload.len(),
+            );
+        }
+        let session = &analyzer.sessions()[0];
+        let streams: usize = session.sides.iter().map(|s| s.streams.len()).sum();
+        assert!(streams <= MAX_STREAMS_PER_SIDE, "{streams}");
+        assert_eq!(
+            analyzer.counters().streams_evicted,
+            10_000 - MAX_STREAMS_PER_SIDE as u64
+        );
+    }
 }
