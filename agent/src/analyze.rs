@@ -1,7 +1,7 @@
 //! `vtcq analyze`: a capture file in, Graph quality records (or a stream table) out.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -25,7 +25,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let path = &args.capture;
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = match CaptureReader::new(BufReader::with_capacity(1 << 20, file)) {
+    // The reader buffers by itself (64 KiB chunks); a second buffer only costs cache.
+    let mut reader = match CaptureReader::new(file) {
         Ok(reader) => reader,
         Err(CaptureError::NotACapture) => {
             bail!("{} is not a pcap or pcapng capture file", path.display())

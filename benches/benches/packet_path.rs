@@ -1,14 +1,55 @@
-//! Per-packet costs of the measurement path (run with `cargo bench -p vtcq-benches`).
+//! Per-packet costs of the measurement path on the in-memory sample call (run with
+//! `cargo bench -p vtcq-benches --bench packet_path`).
+#![deny(unsafe_code)]
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use vtcq_collector::analyzer::{Analyzer, AnalyzerConfig};
 use vtcq_collector::capture::LinkType;
+use vtcq_collector::clock::{static_clock_rate, ClockRateSource};
+use vtcq_collector::stats::SampleHistogram;
+use vtcq_collector::stream::{RtpHeaderInfo, RtpStream};
+use vtcq_collector::synth::Rng;
 use vtcq_collector::wire::demux::classify;
 use vtcq_collector::wire::link::decode_udp;
 use vtcq_collector::wire::rtcp::Compound;
+use vtcq_collector::wire::rtp::RtpPacket;
+use vtcq_collector::Timestamp;
 use vtcq_reporter::{CallIdentity, CloudService, QualityRequest};
+
+/// Every RTP packet of the sample's busiest stream (the device's video: reordered by
+/// jitter, with loss), as the analyzer hands them to `RtpStream::on_packet`.
+fn busiest_stream(frames: &[(Timestamp, Vec<u8>)]) -> Vec<(Timestamp, RtpHeaderInfo, usize)> {
+    let mut packets: Vec<(Timestamp, RtpHeaderInfo, usize)> = frames
+        .iter()
+        .filter_map(|(ts, f)| {
+            let udp = decode_udp(LinkType::Ethernet, f).ok()?;
+            let rtp = RtpPacket::new_checked(udp.payload).ok()?;
+            (udp.payload.len() > 1 && !(200..=207).contains(&udp.payload[1])).then_some((
+                *ts,
+                RtpHeaderInfo {
+                    ssrc: rtp.ssrc(),
+                    sequence_number: rtp.sequence_number(),
+                    timestamp: rtp.timestamp(),
+                    payload_type: rtp.payload_type(),
+                    marker: rtp.marker(),
+                },
+                udp.payload_len,
+            ))
+        })
+        .collect();
+    let mut counts: Vec<(u32, usize)> = Vec::new();
+    for (_, h, _) in &packets {
+        match counts.iter_mut().find(|c| c.0 == h.ssrc) {
+            Some(c) => c.1 += 1,
+            None => counts.push((h.ssrc, 1)),
+        }
+    }
+    let busiest = counts.iter().max_by_key(|c| c.1).map_or(0, |c| c.0);
+    packets.retain(|p| p.1.ssrc == busiest);
+    packets
+}
 
 fn packet_path(c: &mut Criterion) {
     let frames = vtcq_benches::sample_frames();
@@ -27,6 +68,23 @@ fn packet_path(c: &mut Criterion) {
         })
     });
 
+    let stream = busiest_stream(&frames);
+    group.throughput(Throughput::Elements(stream.len() as u64));
+    group.bench_function("rtp_stream_update", |b| {
+        b.iter(|| {
+            let Some((first_at, first, _)) = stream.first() else {
+                return 0;
+            };
+            let mut s = RtpStream::new(*first_at, first);
+            for (at, header, len) in &stream {
+                let rate =
+                    static_clock_rate(header.payload_type).map(|hz| (hz, ClockRateSource::Rfc3551));
+                s.on_packet(*at, header, *len, rate, 5_000_000_000);
+            }
+            black_box(s.packets())
+        })
+    });
+
     let rtcp: Vec<&[u8]> = frames
         .iter()
         .filter_map(|(_, f)| decode_udp(LinkType::Ethernet, f).ok())
@@ -41,6 +99,23 @@ fn packet_path(c: &mut Criterion) {
                 n += Compound::parse(p).packets().filter(|r| r.is_ok()).count();
             }
             black_box(n)
+        })
+    });
+
+    // Jitter- and RTT-like samples in microseconds, 1 µs .. 10 s, log-spread.
+    let mut rng = Rng(7);
+    let samples: Vec<u64> = (0..4096)
+        .map(|_| 10f64.powf(rng.unit() * 7.0) as u64)
+        .collect();
+    let mut histogram = SampleHistogram::new(10_000_000);
+    histogram.record(1); // allocated once, like any accumulator after its first sample
+    group.throughput(Throughput::Elements(samples.len() as u64));
+    group.bench_function("histogram_record", |b| {
+        b.iter(|| {
+            for &v in &samples {
+                histogram.record(v);
+            }
+            black_box(histogram.count())
         })
     });
 
