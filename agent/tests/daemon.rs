@@ -10,15 +10,14 @@
 //! The kernel here has no netem, so the device peer adds the delay itself: it handles what
 //! it receives 20 ms late and sends 10 ms late, 30 ms of round trip as seen at the bot.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 mod common;
-use common::{secs, Scratch};
+use common::{http, secs, Scratch};
 use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, ScriptedResponse};
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -165,34 +164,6 @@ shutdown_grace = "3s"
     let path = scratch.path("vtcq.toml");
     std::fs::write(&path, config).unwrap_or_else(|e| panic!("{e}"));
     path
-}
-
-/// A minimal HTTP/1.1 client (one request per connection).
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 fn start_daemon(config: &Path, log: &Path) -> Child {
