@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 mod common;
-use common::{http, secs, Scratch};
+use common::{http, secs, sh, Net, Scratch};
 use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, ScriptedResponse};
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -41,81 +41,6 @@ fn skip_reason() -> Option<String> {
         return Some("needs iproute2 (ip)".into());
     }
     None
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A namespace and a veth pair; removed on drop (deleting the namespace deletes the pair).
-struct Net {
-    ns: String,
-    veth: String,
-    bot: String,
-    device: String,
-}
-
-impl Net {
-    fn new(n: u8) -> Net {
-        let id = std::process::id() % 10_000;
-        let ns = format!("vtcq-dev-{id}-{n}");
-        let veth = format!("vtqA{id}{n}");
-        let peer = format!("vtqB{id}{n}");
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        let _ = Command::new("ip").args(["link", "del", &veth]).output();
-        sh(&["ip", "netns", "add", &ns]);
-        let net = Net {
-            ns: ns.clone(),
-            veth: veth.clone(),
-            bot: format!("10.213.{n}.1"),
-            device: format!("10.213.{n}.2"),
-        };
-        sh(&[
-            "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer,
-        ]);
-        sh(&["ip", "link", "set", &peer, "netns", &ns]);
-        sh(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/30", net.bot),
-            "dev",
-            &veth,
-        ]);
-        sh(&["ip", "link", "set", &veth, "up"]);
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &ns,
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/30", net.device),
-            "dev",
-            &peer,
-        ]);
-        sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", &peer, "up"]);
-        sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
-        net
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.veth])
-            .output();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-    }
 }
 
 fn free_port() -> u16 {
@@ -289,7 +214,7 @@ async fn live_call_over_veth_is_measured_and_delivered() {
         return;
     }
     let scratch = Scratch::new("vtcq-daemon", "live");
-    let net = Net::new(101);
+    let net = Net::new("vtq", 101, "10.213.101");
     let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -376,7 +301,7 @@ async fn sigterm_mid_call_spools_the_record_and_delivers_it_after_restart() {
         return;
     }
     let scratch = Scratch::new("vtcq-daemon", "sigterm");
-    let net = Net::new(102);
+    let net = Net::new("vtq", 102, "10.213.102");
     // Graph is down during the first run.
     let down = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
         .await

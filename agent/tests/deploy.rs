@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::http;
+use common::{http, sh, Net};
 
 /// The unprivileged user (nobody); the container image's 65532 behaves the same.
 const UID: u32 = 65534;
@@ -56,85 +56,6 @@ fn skip_reason() -> Option<String> {
         }
     }
     None
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A test namespace and a veth pair with one end in it; removed on drop (deleting the
-/// namespace removes the pair).
-struct Net {
-    ns: String,
-    veth: String,
-    bot: String,
-    device: String,
-}
-
-impl Net {
-    fn new() -> Net {
-        let pid = std::process::id();
-        let ns = format!("vtcq-deploy-{pid}");
-        let veth = format!("vtdA{}", pid % 100_000);
-        let peer = format!("vtdB{}", pid % 100_000);
-        let x = pid % 256;
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        let _ = Command::new("ip").args(["link", "del", &veth]).output();
-        sh(&["ip", "netns", "add", &ns]);
-        // From here on the guard cleans up, whatever fails next.
-        let net = Net {
-            ns: ns.clone(),
-            veth: veth.clone(),
-            bot: format!("10.214.{x}.1"),
-            device: format!("10.214.{x}.2"),
-        };
-        sh(&[
-            "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer,
-        ]);
-        sh(&["ip", "link", "set", &peer, "netns", &ns]);
-        sh(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/30", net.bot),
-            "dev",
-            &veth,
-        ]);
-        sh(&["ip", "link", "set", &veth, "up"]);
-        let in_ns = |args: &[&str]| {
-            let mut all = vec!["ip", "netns", "exec", &ns];
-            all.extend_from_slice(args);
-            sh(&all);
-        };
-        in_ns(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/30", net.device),
-            "dev",
-            &peer,
-        ]);
-        in_ns(&["ip", "link", "set", &peer, "up"]);
-        in_ns(&["ip", "link", "set", "lo", "up"]);
-        net
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.veth])
-            .output();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-    }
 }
 
 /// A scratch folder under /tmp that uid 65534 can traverse; removed on drop.
@@ -396,7 +317,7 @@ fn as_vtcq_service_runs_it_unprivileged_with_ambient_net_raw() {
         return;
     }
     let scratch = Scratch::new("ambient");
-    let net = Net::new();
+    let net = Net::new("vtd", 0, &format!("10.214.{}", std::process::id() % 256));
     let vtcq = scratch.binary("vtcq");
     let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = write_config(&scratch, &net.veth, Some(&net.bot), api);

@@ -87,3 +87,91 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) ->
         .unwrap_or_default();
     (status, body)
 }
+
+/// Runs a command that must succeed (test set-up).
+pub fn sh(args: &[&str]) {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test network namespace and a veth pair with one end in it (root only); removed on
+/// drop, whatever failed after its creation (deleting the namespace deletes the pair).
+/// Addresses are `{subnet}.1` (root side, the bot) and `{subnet}.2` (the namespace side),
+/// used only on this pair.
+pub struct Net {
+    /// Namespace name.
+    pub ns: String,
+    /// The root-side interface.
+    pub veth: String,
+    /// The root side's address.
+    pub bot: String,
+    /// The namespace side's address.
+    pub device: String,
+}
+
+impl Net {
+    /// Creates `{prefix}-ns-<pid>-{tag}` and `{prefix}A<pid>{tag}` / `{prefix}B<pid>{tag}`.
+    pub fn new(prefix: &str, tag: u32, subnet: &str) -> Net {
+        use std::process::Command;
+        let id = std::process::id() % 10_000;
+        let ns = format!("{prefix}-ns-{id}-{tag}");
+        let veth = format!("{prefix}A{id}{tag}");
+        let peer = format!("{prefix}B{id}{tag}");
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        let _ = Command::new("ip").args(["link", "del", &veth]).output();
+        sh(&["ip", "netns", "add", &ns]);
+        // From here on the guard cleans up, whatever fails next.
+        let net = Net {
+            ns: ns.clone(),
+            veth: veth.clone(),
+            bot: format!("{subnet}.1"),
+            device: format!("{subnet}.2"),
+        };
+        sh(&[
+            "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer,
+        ]);
+        sh(&["ip", "link", "set", &peer, "netns", &ns]);
+        sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", net.bot),
+            "dev",
+            &veth,
+        ]);
+        sh(&["ip", "link", "set", &veth, "up"]);
+        let in_ns = |args: &[&str]| {
+            let mut all = vec!["ip", "netns", "exec", &ns];
+            all.extend_from_slice(args);
+            sh(&all);
+        };
+        in_ns(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", net.device),
+            "dev",
+            &peer,
+        ]);
+        in_ns(&["ip", "link", "set", &peer, "up"]);
+        in_ns(&["ip", "link", "set", "lo", "up"]);
+        net
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        use std::process::Command;
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
