@@ -46,13 +46,9 @@ pub fn analyze_capture<R: Read>(
     analyzer: &mut Analyzer,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<CaptureSummary, CaptureError> {
-    let mut last_timestamp = None;
     let end = loop {
         match reader.next_frame() {
             Ok(Some(frame)) => {
-                last_timestamp = Some(
-                    last_timestamp.map_or(frame.timestamp, |t: Timestamp| t.max(frame.timestamp)),
-                );
                 analyzer.process_frame(frame.timestamp, frame.link_type, frame.data);
                 let frames = reader.frames_read();
                 if frames.is_multiple_of(65_536) {
@@ -76,6 +72,7 @@ pub fn analyze_capture<R: Read>(
         frames: reader.frames_read(),
         end,
         link_speed_bytes_per_sec,
-        last_timestamp,
+        // The analyzer already keeps the latest capture time it was fed.
+        last_timestamp: analyzer.time_span().map(|(_, last)| last),
     })
 }
