@@ -43,6 +43,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let mut analyzer = Analyzer::new(AnalyzerConfig {
         clock_rates,
         local_addrs: args.local.clone(),
+        max_sessions: args.max_flows as usize,
         ..AnalyzerConfig::default()
     });
 
@@ -56,6 +57,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(end) = summary.last_timestamp {
         analyzer.finish(end);
     }
+    warn_about_flow_bound(&analyzer, args.max_flows);
 
     if args.streams {
         print!("{}", table::streams(&analyzer.stream_rows()));
@@ -164,6 +166,24 @@ fn warn_about_end(path: impl std::fmt::Display, summary: &CaptureSummary) {
             "{path} is damaged at byte {offset} ({reason}); analysed the {} frames before it",
             summary.frames
         ),
+    }
+}
+
+fn warn_about_flow_bound(analyzer: &Analyzer, max_flows: u32) {
+    let c = analyzer.counters();
+    if c.sessions_refused > 0 {
+        tracing::warn!(
+            refused_datagrams = c.sessions_refused,
+            max_flows,
+            "more flows carried RTP at once than --max-flows allows; datagrams of the flows past it were not analysed (raise --max-flows)"
+        );
+    }
+    if c.sessions_evicted > 0 {
+        tracing::warn!(
+            evicted = c.sessions_evicted,
+            max_flows,
+            "flows that never carried valid RTP were evicted to stay within --max-flows"
+        );
     }
 }
 

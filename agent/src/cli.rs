@@ -197,6 +197,12 @@ pub struct AnalyzeArgs {
     /// Print a per-stream table (like `tshark -q -z rtp,streams`) instead of the records.
     #[arg(long)]
     pub streams: bool,
+
+    /// Most flows (endpoint pairs) held at once. Past it a new flow evicts the oldest one
+    /// that never carried valid RTP, else it is refused; both are reported. Bounds memory
+    /// on captures full of scans or floods.
+    #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_flows: u32,
 }
 
 /// `PORT=KIND`.

@@ -90,6 +90,14 @@ pub struct CallsSection {
     /// Most unregistered flows kept at once.
     #[serde(default = "d4096")]
     pub max_unregistered_flows: usize,
+    /// Most calls registered at once; past it a registration is answered 503.
+    #[serde(default = "d1024")]
+    pub max_active_calls: usize,
+    /// Most flows (endpoint pairs) measured at once, registered or not. Past it, a new
+    /// flow evicts the oldest one that never carried valid RTP (a flood's), else it is
+    /// refused; both are counted in /metrics.
+    #[serde(default = "d8192")]
+    pub max_flows: usize,
 }
 
 impl Default for CallsSection {
@@ -99,6 +107,8 @@ impl Default for CallsSection {
             max_duration: d12h(),
             ended_retention: d10m(),
             max_unregistered_flows: d4096(),
+            max_active_calls: d1024(),
+            max_flows: d8192(),
         }
     }
 }
@@ -114,6 +124,12 @@ fn d10m() -> Duration {
 }
 fn d4096() -> usize {
     4096
+}
+fn d1024() -> usize {
+    1024
+}
+fn d8192() -> usize {
+    8192
 }
 
 /// `[api]`: the bot's control API.

@@ -50,6 +50,8 @@ pub struct DaemonSettings {
     pub link_speed_bytes: Option<u64>,
     /// Lifecycle.
     pub lifecycle: LifecycleConfig,
+    /// Most flows measured at once (`calls.max_flows`).
+    pub max_flows: usize,
     /// Control API.
     pub api: ApiConfig,
     /// Deployment fields.
@@ -122,6 +124,14 @@ pub fn load_settings(path: &std::path::Path) -> Result<DaemonSettings, String> {
             return Err(config_error(path, key, "must be greater than zero"));
         }
     }
+    for (key, value) in [
+        ("calls.max_active_calls", calls.max_active_calls),
+        ("calls.max_flows", calls.max_flows),
+    ] {
+        if value == 0 {
+            return Err(config_error(path, key, "must be at least 1"));
+        }
+    }
     let listen = match raw.api.listen.strip_prefix("unix:") {
         Some(socket) => Listen::Unix(PathBuf::from(socket)),
         None => Listen::Tcp(raw.api.listen.parse::<SocketAddr>().map_err(|_| {
@@ -189,8 +199,10 @@ pub fn load_settings(path: &std::path::Path) -> Result<DaemonSettings, String> {
             max_duration: calls.max_duration,
             ended_retention: calls.ended_retention,
             max_unregistered_flows: calls.max_unregistered_flows,
+            max_active_calls: calls.max_active_calls,
             link_speed_bytes_per_sec: None,
         },
+        max_flows: calls.max_flows,
         api: ApiConfig {
             listen,
             bearer_token,
@@ -357,12 +369,13 @@ impl Shared {
         let d = &self.delivery_metrics;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         // Read the tracker's numbers under one short lock, then format without it.
-        let (c, life, active) = {
+        let (c, life, active, flows) = {
             let tracker = lock(&self.tracker);
             (
                 tracker.analyzer().counters().clone(),
                 tracker.counters().clone(),
                 tracker.active_calls().len() as u64,
+                tracker.analyzer().sessions().len() as u64,
             )
         };
         let mut metrics: Vec<(&str, &str, &str, u64)> = vec![
@@ -378,6 +391,10 @@ impl Shared {
                 c.malformed_frames + c.rtp_malformed + c.rtcp_malformed + c.rtcp_bad_subpackets,
             ),
             ("vtcq_srtcp_packets_total", "counter", "Encrypted RTCP datagrams (counted, not read).", c.srtcp),
+            ("vtcq_flows", "gauge", "Flows (endpoint pairs) measured now; bounded by calls.max_flows.", flows),
+            ("vtcq_flows_evicted_total", "counter", "Flows without valid RTP evicted at calls.max_flows (a flood of new flows).", c.sessions_evicted),
+            ("vtcq_flows_refused_total", "counter", "Datagrams of new flows refused at calls.max_flows because every flow carries RTP.", c.sessions_refused),
+            ("vtcq_streams_evicted_total", "counter", "RTP streams evicted past 32 SSRCs per endpoint (random SSRCs).", c.streams_evicted),
             ("vtcq_calls_active", "gauge", "Registered calls not yet ended.", active),
             ("vtcq_calls_registered_total", "counter", "Calls registered.", life.registered),
             ("vtcq_unregistered_flows_total", "counter", "RTP flows seen on the wire but never registered.", load(&m.unregistered_flows)),
@@ -464,6 +481,9 @@ impl CallControl for Control {
             },
             RegisterError::PortInUse { .. } | RegisterError::AlreadyEnded(_) => {
                 ControlError::Conflict(e.to_string())
+            }
+            RegisterError::TooManyCalls(_) => {
+                ControlError::Unavailable(format!("{e} (calls.max_active_calls)"))
             }
         })?;
         drop(tracker);
@@ -669,6 +689,7 @@ async fn run_async(settings: DaemonSettings) -> Result<ExitCode> {
         local_addresses,
         link_speed_bytes,
         mut lifecycle,
+        max_flows,
         api,
         cloud,
         shutdown_grace,
@@ -716,7 +737,10 @@ async fn run_async(settings: DaemonSettings) -> Result<ExitCode> {
         .unwrap_or_default();
     let shared = Arc::new(Shared {
         tracker: Mutex::new(CallTracker::new(
-            AnalyzerConfig::default(),
+            AnalyzerConfig {
+                max_sessions: max_flows,
+                ..AnalyzerConfig::default()
+            },
             local_addresses,
             lifecycle,
         )),

@@ -7,10 +7,11 @@
 //! read, so a call registered after its media began still gets every packet, and
 //! `vtcq analyze` can infer the local address after one pass.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::capture::LinkType;
 use crate::clock::ClockRateMap;
@@ -28,6 +29,15 @@ use crate::Timestamp;
 /// sends a handful (a few SSRC changes, FEC, RTX); past this the oldest are evicted.
 pub const MAX_STREAMS_PER_SIDE: usize = 32;
 
+/// Default of [`AnalyzerConfig::max_sessions`]: 100 times a busy CVI host's 600 channels
+/// would be far more than real traffic, while a flood of unvalidated flows stays at a few
+/// MiB (sessions without valid RTP hold no histograms).
+pub const DEFAULT_MAX_SESSIONS: usize = 8192;
+
+/// How many candidates one admission looks at before evicting a protected session anyway:
+/// keeps admission O(1) even when a flood aims at a registered port.
+const EVICTION_SCAN: usize = 8;
+
 /// Settings of the measurement core. Defaults follow SEMANTICS.md.
 #[derive(Clone, Debug)]
 pub struct AnalyzerConfig {
@@ -42,6 +52,11 @@ pub struct AnalyzerConfig {
     pub sample_interval: Duration,
     /// Keep every RTT computation (for conformance tests and `--trace`).
     pub record_rtt_observations: bool,
+    /// Most sessions (endpoint pairs) held at once. A new one past it evicts the oldest
+    /// session that never carried valid RTP, preferring those on no protected port
+    /// ([`Analyzer::set_protected_ports`]); when every session carries valid RTP, the new flow is
+    /// refused. Both are counted.
+    pub max_sessions: usize,
 }
 
 impl Default for AnalyzerConfig {
@@ -52,6 +67,7 @@ impl Default for AnalyzerConfig {
             idle_gap: Duration::from_secs(5),
             sample_interval: Duration::from_secs(5),
             record_rtt_observations: false,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -112,6 +128,11 @@ pub struct Counters {
     pub other_udp: u64,
     /// Streams evicted because an endpoint had more than [`MAX_STREAMS_PER_SIDE`].
     pub streams_evicted: u64,
+    /// Sessions without valid RTP evicted to admit a new one past
+    /// [`AnalyzerConfig::max_sessions`].
+    pub sessions_evicted: u64,
+    /// Datagrams of new flows refused because every held session carries valid RTP.
+    pub sessions_refused: u64,
 }
 
 /// How an RTT sample was computed.
@@ -486,6 +507,12 @@ pub struct Analyzer {
     sessions: Vec<Session>,
     /// Ordered endpoint pair -> index into `sessions`.
     index: FxHashMap<(SocketAddr, SocketAddr), usize>,
+    /// Sessions in order of creation, the eviction candidates. Entries of sessions that
+    /// since validated or went away are dropped lazily, when met.
+    admission: VecDeque<(SocketAddr, SocketAddr)>,
+    /// Local ports of registered calls: their unvalidated sessions are evicted last, so a
+    /// flood of new flows cannot keep a starting call in probation for ever.
+    protected_ports: FxHashSet<u16>,
     counters: Counters,
     observations: Vec<RttObservation>,
     first_frame: Option<Timestamp>,
@@ -501,6 +528,8 @@ impl Analyzer {
             config,
             sessions: Vec::new(),
             index: FxHashMap::default(),
+            admission: VecDeque::new(),
+            protected_ports: FxHashSet::default(),
             counters: Counters::default(),
             observations: Vec::new(),
             first_frame: None,
@@ -567,15 +596,57 @@ impl Analyzer {
         }
     }
 
-    fn session_index(&mut self, a: SocketAddr, b: SocketAddr, now: Timestamp) -> usize {
+    /// The session of `a`-`b`, created if new; `None` when the session bound refuses it.
+    fn session_index(&mut self, a: SocketAddr, b: SocketAddr, now: Timestamp) -> Option<usize> {
         let key = if a <= b { (a, b) } else { (b, a) };
         if let Some(&i) = self.index.get(&key) {
-            return i;
+            return Some(i);
+        }
+        if self.sessions.len() >= self.config.max_sessions.max(1) && !self.evict_one() {
+            self.counters.sessions_refused += 1;
+            return None;
         }
         let i = self.sessions.len();
         self.sessions.push(Session::new(a, b, now));
         self.index.insert(key, i);
-        i
+        self.admission.push_back(key);
+        Some(i)
+    }
+
+    /// Evicts the oldest session without valid RTP, preferring unprotected ones. Looks at
+    /// [`EVICTION_SCAN`] live candidates at most; false when none could go.
+    fn evict_one(&mut self) -> bool {
+        let mut seen = 0;
+        while let Some(key) = self.admission.pop_front() {
+            let Some(&i) = self.index.get(&key) else {
+                continue; // taken since: a stale entry
+            };
+            if self.sessions[i].has_rtp() {
+                continue; // validated: never evicted, so no longer a candidate
+            }
+            seen += 1;
+            let protected = self.protected_ports.contains(&key.0.port())
+                || self.protected_ports.contains(&key.1.port());
+            if protected && seen < EVICTION_SCAN {
+                self.admission.push_back(key);
+                continue;
+            }
+            self.index.remove(&key);
+            self.sessions.swap_remove(i);
+            if let Some(moved) = self.sessions.get(i) {
+                self.index
+                    .insert((moved.endpoints[0], moved.endpoints[1]), i);
+            }
+            self.counters.sessions_evicted += 1;
+            return true;
+        }
+        false
+    }
+
+    /// Sets the registered calls' local ports, whose sessions are evicted last (see
+    /// [`AnalyzerConfig::max_sessions`]).
+    pub fn set_protected_ports(&mut self, ports: impl IntoIterator<Item = u16>) {
+        self.protected_ports = ports.into_iter().collect();
     }
 
     fn find_session(&self, a: SocketAddr, b: SocketAddr) -> Option<usize> {
@@ -610,7 +681,9 @@ impl Analyzer {
                 .clock_rates
                 .lookup(&[src.port(), dst.port()], header.payload_type),
         };
-        let si = self.session_index(src, dst, now);
+        let Some(si) = self.session_index(src, dst, now) else {
+            return; // refused by the session bound, counted there
+        };
         let session = &mut self.sessions[si];
         session.last_packet = session.last_packet.max(now);
         let side_index = session.side_of(src);
@@ -673,29 +746,31 @@ impl Analyzer {
         src: SocketAddr,
         dst: SocketAddr,
         now: Timestamp,
-    ) -> (usize, SocketAddr) {
+    ) -> Option<(usize, SocketAddr)> {
         if let Some(i) = self.find_session(src, dst) {
             self.sessions[i].rtcp_mux = true;
-            return (i, src);
+            return Some((i, src));
         }
         let minus_one = |a: SocketAddr| a.port().checked_sub(1).map(|p| SocketAddr::new(a.ip(), p));
         if let (Some(s), Some(d)) = (minus_one(src), minus_one(dst)) {
             let odd = src.port() % 2 == 1 && dst.port() % 2 == 1;
             if let Some(i) = self.find_session(s, d) {
-                return (i, s);
+                return Some((i, s));
             }
             if odd {
-                return (self.session_index(s, d, now), s);
+                return self.session_index(s, d, now).map(|i| (i, s));
             }
         }
-        let i = self.session_index(src, dst, now);
+        let i = self.session_index(src, dst, now)?;
         self.sessions[i].rtcp_mux = true;
-        (i, src)
+        Some((i, src))
     }
 
     fn on_rtcp(&mut self, now: Timestamp, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
         let compound = Compound::parse(payload);
-        let (si, sender) = self.rtcp_session(src, dst, now);
+        let Some((si, sender)) = self.rtcp_session(src, dst, now) else {
+            return; // refused by the session bound, counted there
+        };
         self.sessions[si].last_packet = self.sessions[si].last_packet.max(now);
         let side_index = self.sessions[si].side_of(sender);
         match compound.kind() {
@@ -1064,6 +1139,8 @@ impl Analyzer {
         for (i, s) in self.sessions.iter().enumerate() {
             self.index.insert((s.endpoints[0], s.endpoints[1]), i);
         }
+        let index = &self.index;
+        self.admission.retain(|key| index.contains_key(key));
         taken
     }
 }
@@ -1120,29 +1197,76 @@ mod bound_tests {
     use super::*;
     use crate::wire::rtp::RtpHeader;
 
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap_or_else(|_| unreachable!("{text}"))
+    }
+
+    fn rtp(
+        analyzer: &mut Analyzer,
+        at_micros: i64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u16,
+        ssrc: u32,
+    ) {
+        let mut payload = Vec::new();
+        RtpHeader {
+            marker: false,
+            payload_type: 0,
+            sequence_number: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc,
+        }
+        .write(&mut payload);
+        payload.extend_from_slice(&[0u8; 20]);
+        analyzer.process_udp(
+            Timestamp::from_nanos(at_micros * 1_000),
+            src,
+            dst,
+            &payload,
+            payload.len(),
+        );
+    }
+
+    /// One datagram from a new random-looking port each time: never validates.
+    fn flood(analyzer: &mut Analyzer, from: u32, count: u32) {
+        let dst = addr("192.0.2.2:6000");
+        for i in from..from + count {
+            let src = SocketAddr::new(
+                IpAddr::from([198, 51, (i >> 16) as u8, (i >> 8) as u8]),
+                (i & 0xffff) as u16 | 1024,
+            );
+            rtp(
+                analyzer,
+                i64::from(i),
+                src,
+                dst,
+                i as u16,
+                i.wrapping_mul(2_654_435_761),
+            );
+        }
+    }
+
+    fn bounded(max_sessions: usize) -> Analyzer {
+        Analyzer::new(AnalyzerConfig {
+            max_sessions,
+            ..AnalyzerConfig::default()
+        })
+    }
+
     #[test]
     fn random_ssrcs_on_one_flow_stay_bounded() {
         let mut analyzer = Analyzer::new(AnalyzerConfig::default());
-        let src: SocketAddr = "192.0.2.1:5000".parse().unwrap_or_else(|_| unreachable!());
-        let dst: SocketAddr = "192.0.2.2:6000".parse().unwrap_or_else(|_| unreachable!());
-        let mut payload = Vec::new();
+        let src = addr("192.0.2.1:5000");
+        let dst = addr("192.0.2.2:6000");
         for i in 0..10_000u32 {
-            payload.clear();
-            RtpHeader {
-                marker: false,
-                payload_type: 0,
-                sequence_number: i as u16,
-                timestamp: i * 160,
-                ssrc: i.wrapping_mul(2_654_435_761),
-            }
-            .write(&mut payload);
-            payload.extend_from_slice(&[0u8; 20]);
-            analyzer.process_udp(
-                Timestamp::from_nanos(i64::from(i) * 1_000),
+            rtp(
+                &mut analyzer,
+                i64::from(i),
                 src,
                 dst,
-                &payload,
-                payload.len(),
+                i as u16,
+                i.wrapping_mul(2_654_435_761),
             );
         }
         let session = &analyzer.sessions()[0];
@@ -1152,5 +1276,95 @@ mod bound_tests {
             analyzer.counters().streams_evicted,
             10_000 - MAX_STREAMS_PER_SIDE as u64
         );
+    }
+
+    #[test]
+    fn a_flood_of_new_flows_evicts_unvalidated_sessions_only() {
+        let mut analyzer = bounded(64);
+        let (a, b) = (addr("192.0.2.1:5000"), addr("192.0.2.9:7000"));
+        // An established flow: validated before the flood.
+        for seq in 0..5u16 {
+            rtp(&mut analyzer, i64::from(seq), a, b, seq, 7);
+        }
+        flood(&mut analyzer, 100, 10_000);
+        assert_eq!(analyzer.sessions().len(), 64);
+        assert_eq!(analyzer.counters().sessions_evicted, 10_000 - 63);
+        assert_eq!(analyzer.counters().sessions_refused, 0);
+        // Index and sessions agree after all the swap-removes.
+        for (i, s) in analyzer.sessions().iter().enumerate() {
+            let [x, y] = s.endpoints();
+            assert_eq!(analyzer.find_session(x, y), Some(i));
+        }
+        // The established flow is intact and still counts.
+        rtp(&mut analyzer, 20_000, a, b, 5, 7);
+        let rows = analyzer.stream_rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].ssrc, rows[0].packets, rows[0].lost), (7, 6, 0));
+        // The queue of candidates does not outgrow the sessions.
+        assert!(
+            analyzer.admission.len() <= 64,
+            "{}",
+            analyzer.admission.len()
+        );
+    }
+
+    #[test]
+    fn a_registered_port_starting_under_a_flood_still_validates() {
+        let mut analyzer = bounded(64);
+        analyzer.set_protected_ports([5000]);
+        let (a, b) = (addr("192.0.2.1:5000"), addr("192.0.2.9:7000"));
+        // Its first packet, then enough new flows to rotate the bound 3 times over,
+        // then its second packet: with protection it is still there and validates.
+        rtp(&mut analyzer, 0, a, b, 0, 7);
+        flood(&mut analyzer, 100, 200);
+        rtp(&mut analyzer, 300, a, b, 1, 7);
+        let rows = analyzer.stream_rows();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].packets, 2);
+
+        // Unprotected, the same sequence loses the first packet's session.
+        let mut analyzer = bounded(64);
+        rtp(&mut analyzer, 0, a, b, 0, 7);
+        flood(&mut analyzer, 100, 200);
+        rtp(&mut analyzer, 300, a, b, 1, 7);
+        assert!(analyzer.stream_rows().is_empty());
+    }
+
+    #[test]
+    fn a_flood_at_a_protected_port_still_stays_bounded() {
+        let mut analyzer = bounded(32);
+        analyzer.set_protected_ports([6000]); // the flood's destination port
+        flood(&mut analyzer, 100, 5_000);
+        assert_eq!(analyzer.sessions().len(), 32);
+        assert_eq!(analyzer.counters().sessions_evicted, 5_000 - 32);
+    }
+
+    #[test]
+    fn when_every_session_carries_rtp_new_flows_are_refused_and_counted() {
+        let mut analyzer = bounded(4);
+        for n in 0..4u16 {
+            let a = SocketAddr::new(IpAddr::from([192, 0, 2, 1]), 5000 + 2 * n);
+            for seq in 0..3u16 {
+                rtp(
+                    &mut analyzer,
+                    i64::from(seq),
+                    a,
+                    addr("192.0.2.9:7000"),
+                    seq,
+                    1,
+                );
+            }
+        }
+        flood(&mut analyzer, 100, 10);
+        assert_eq!(analyzer.sessions().len(), 4);
+        assert_eq!(analyzer.counters().sessions_refused, 10);
+        assert_eq!(analyzer.counters().sessions_evicted, 0);
+        assert_eq!(analyzer.stream_rows().len(), 4);
+        // Once one is taken (its call ended), a new flow is admitted again.
+        let first = analyzer.sessions()[0].endpoints();
+        analyzer.take_sessions(|s| s.endpoints() == first);
+        flood(&mut analyzer, 200, 1);
+        assert_eq!(analyzer.sessions().len(), 4);
+        assert_eq!(analyzer.counters().sessions_refused, 10);
     }
 }

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use rustc_hash::FxHashSet;
+
 use crate::analyzer::{index_channels, Analyzer, AnalyzerConfig, Session};
 use crate::capture::LinkType;
 use crate::summary::{ChannelQuality, KindSource, MediaKind};
@@ -64,6 +66,8 @@ pub struct LifecycleConfig {
     pub ended_retention: Duration,
     /// Most unregistered flows kept at once; past it the oldest is reported early.
     pub max_unregistered_flows: usize,
+    /// Most calls registered at once; past it a registration is refused.
+    pub max_active_calls: usize,
     /// Link speed of the capture interface, bytes per second.
     pub link_speed_bytes_per_sec: Option<u64>,
 }
@@ -75,6 +79,7 @@ impl Default for LifecycleConfig {
             max_duration: Duration::from_secs(12 * 3600),
             ended_retention: Duration::from_secs(600),
             max_unregistered_flows: 4096,
+            max_active_calls: 1024,
             link_speed_bytes_per_sec: None,
         }
     }
@@ -155,6 +160,9 @@ pub enum RegisterError {
     /// A registration without media sessions.
     #[error("a call needs at least one media session")]
     NoSessions,
+    /// As many calls as allowed are active already.
+    #[error("{0} calls are active, the configured maximum")]
+    TooManyCalls(usize),
 }
 
 /// An active call's live numbers (for `GET /v1/calls`).
@@ -271,6 +279,9 @@ impl CallTracker {
                 self.analyzer.set_clock_rate(Some(spec.local_port), pt, hz);
             }
         }
+        if !self.active.contains_key(id) && self.active.len() >= self.config.max_active_calls {
+            return Err(RegisterError::TooManyCalls(self.active.len()));
+        }
         let registered_at = self.active.get(id).map_or(now, |c| c.registered_at);
         if !self.active.contains_key(id) {
             self.counters.registered += 1;
@@ -282,7 +293,18 @@ impl CallTracker {
                 registered_at,
             },
         );
+        self.protect_registered_ports();
         Ok(())
+    }
+
+    /// Tells the analyzer which ports belong to registered calls, so that a flood of new
+    /// flows cannot evict a call's flow before its RTP validates.
+    fn protect_registered_ports(&mut self) {
+        let ports = self
+            .active
+            .values()
+            .flat_map(|call| call.specs.iter().map(|spec| spec.local_port));
+        self.analyzer.set_protected_ports(ports.collect::<Vec<_>>());
     }
 
     /// Ends a call (the bot's request, or shutdown). Idempotent: a call that already ended
@@ -305,6 +327,7 @@ impl CallTracker {
     ) -> EndedCall {
         let local_addrs = self.local_addrs.clone();
         let specs = call.specs;
+        self.protect_registered_ports();
         let mut sessions = self.analyzer.take_sessions(|s| {
             specs
                 .iter()
@@ -421,7 +444,7 @@ impl CallTracker {
         let excess = unclaimed
             .len()
             .saturating_sub(self.config.max_unregistered_flows);
-        let expired: Vec<[SocketAddr; 2]> = unclaimed
+        let expired: FxHashSet<[SocketAddr; 2]> = unclaimed
             .iter()
             .enumerate()
             .filter(|(i, (last, _))| *i < excess || now.nanos_since(*last) >= idle)
@@ -707,5 +730,35 @@ mod tests {
         assert!(t.ended_call("x").is_some());
         t.poll(secs(start, 5 + 601));
         assert!(t.ended_call("x").is_none(), "forgotten after the retention");
+    }
+
+    #[test]
+    fn registrations_past_the_call_bound_are_refused_until_one_ends() {
+        let mut t = CallTracker::new(
+            AnalyzerConfig::default(),
+            vec![],
+            LifecycleConfig {
+                max_active_calls: 2,
+                ..LifecycleConfig::default()
+            },
+        );
+        let now = Timestamp::from_nanos(0);
+        let one = |port| {
+            let mut s = specs();
+            s.truncate(1);
+            s[0].local_port = port;
+            s
+        };
+        assert_eq!(t.register(now, "a", one(1000)), Ok(()));
+        assert_eq!(t.register(now, "b", one(2000)), Ok(()));
+        assert_eq!(
+            t.register(now, "c", one(3000)),
+            Err(RegisterError::TooManyCalls(2))
+        );
+        // Updating an active call is not a new call.
+        assert_eq!(t.register(now, "b", one(2002)), Ok(()));
+        assert!(t.end(now, "a", EndReason::Api).is_some());
+        assert_eq!(t.register(now, "c", one(3000)), Ok(()));
+        assert_eq!(t.counters().registered, 3);
     }
 }
