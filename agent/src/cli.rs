@@ -41,6 +41,9 @@ pub enum Command {
     /// A live RTP/RTCP test endpoint with injected loss and delay (for end-to-end tests).
     #[command(hide = true)]
     Peer(crate::peer::PeerArgs),
+    /// Hostile random UDP written onto an interface (for the flood test).
+    #[command(hide = true)]
+    Flood(crate::flood::FloodArgs),
 }
 
 /// `--config FILE`.

@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod config;
 mod daemon;
+mod flood;
 mod generate;
 mod peer;
 mod post;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Post(args) => post::run(&args),
         cli::Command::Spool(args) => post::spool(&args),
         cli::Command::Peer(args) => peer::run(&args),
+        cli::Command::Flood(args) => flood::run(&args),
         // The daemon sets up its own logging from its configuration.
         cli::Command::Run(args) => daemon::run(&args.config),
         cli::Command::Validate(args) => Ok(daemon::validate(&args.config)),

@@ -408,3 +408,123 @@ fn systemd_notifications_ready_watchdog_stopping() {
     assert_eq!(receive(), "STOPPING=1");
     assert!(daemon.wait().is_ok_and(|s| s.success()));
 }
+
+/// A memory figure of a process from /proc/PID/status (`VmRSS`, `RssAnon`...), KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// The growth of the daemon's heap (anonymous resident memory) a flood may cause:
+/// `calls.max_flows` (8192) sessions that never validate, at about 1.5 KiB each with their
+/// index and queue entries, plus the vectors' doubling and the allocator's slack; see
+/// README "Hostile traffic". The capture ring is a separate, fixed mapping.
+const FLOOD_HEAP_GROWTH_BOUND_KIB: u64 = 32 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_hostile_flows_keeps_memory_bounded_and_the_call_correct() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let scratch = Scratch::new("vtcq-daemon", "flood");
+    let net = Net::new("vtq", 103, "10.213.103");
+    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = write_config(&scratch, &net, &fake.url(), api);
+    let log = scratch.path("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_ready(api, &log);
+    register(api, &net);
+    let mut peers = start_peers(&net, &scratch, 14);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let heap_before = status_kib(daemon.id(), "RssAnon");
+
+    // 1 million frames: random sources and ports onto the call's port range, RTP with
+    // random SSRCs, malformed RTCP, junk. 100 k/s: the debug build must keep up.
+    let mut flood = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &net.ns,
+            env!("CARGO_BIN_EXE_vtcq"),
+            "flood",
+        ])
+        .args(["--interface", &net.peer, "--dst", &net.bot])
+        .args(["--dst-ports", "50000-50010", "--packets", "1000000"])
+        .args(["--rate", "100000", "--seed", "7"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut max_heap, mut max_rss, mut probes, mut slowest) = (heap_before, 0, 0, Duration::ZERO);
+    while flood.try_wait().ok().flatten().is_none() {
+        let asked = Instant::now();
+        let (status, _) = http(api, "GET", "/readyz", None);
+        assert_eq!(status, 200, "/readyz during the flood");
+        slowest = slowest.max(asked.elapsed());
+        probes += 1;
+        max_heap = max_heap.max(status_kib(daemon.id(), "RssAnon"));
+        max_rss = max_rss.max(status_kib(daemon.id(), "VmRSS"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = flood.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.starts_with("sent 1000000 frames"),
+        "{said}"
+    );
+    eprintln!(
+        "flood: {}; /readyz answered {probes} probes, slowest {slowest:?}; heap {heap_before} -> max {max_heap} KiB, max RSS {max_rss} KiB (ring included)",
+        said.trim()
+    );
+    assert!(probes >= 5, "the flood ended too soon to probe: {said}");
+    assert!(
+        max_heap.saturating_sub(heap_before) <= FLOOD_HEAP_GROWTH_BOUND_KIB,
+        "the heap grew from {heap_before} to {max_heap} KiB"
+    );
+
+    let _ = peers.bot.wait();
+    let _ = peers.device.wait();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, metrics) = http(api, "GET", "/metrics", None);
+    assert_eq!(metric(&metrics, "vtcq_kernel_drops_total"), 0, "{metrics}");
+    assert!(metric(&metrics, "vtcq_flows") <= 8192, "{metrics}");
+    // Most of the flood's 850 k flows were evicted at the bound (the rest were reaped as
+    // idle unregistered flows by the once-a-second poll).
+    assert!(
+        metric(&metrics, "vtcq_flows_evicted_total") > 500_000,
+        "{metrics}"
+    );
+    assert!(metric(&metrics, "vtcq_parse_errors_total") > 0, "{metrics}");
+
+    // The registered call's record is exactly what the peers sent.
+    let (status, text) = http(api, "DELETE", &format!("/v1/calls/{LEG}"), None);
+    assert_eq!(status, 200, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or_default();
+    let bot = read_json(&scratch.path("bot.json"));
+    let device = read_json(&scratch.path("device.json"));
+    let audio = &body["quality"]["mediaQualityList"][0];
+    assert_eq!(audio["outboundPackets"], bot["rtpSent"], "{audio}");
+    assert_eq!(audio["inboundPackets"], device["rtpSent"], "{audio}");
+    let inbound = audio["averageInboundPacketLossRateInPercentage"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!((inbound - 5.0).abs() <= 0.5, "inbound loss {inbound}");
+    let rtt = secs(&audio["averageOutboundRoundTripDelay"]);
+    assert!((rtt - 0.030).abs() <= 0.005, "outbound RTT {rtt}");
+
+    sigterm(&daemon);
+    assert!(daemon.wait().is_ok_and(|s| s.success()));
+}

@@ -704,6 +704,11 @@ impl Analyzer {
                     side.streams.swap_remove(victim);
                     self.counters.streams_evicted += 1;
                 }
+                if side.streams.capacity() == 0 {
+                    // Most sides have one stream, and a flood's sessions never get a
+                    // second: the default first capacity (4) would triple their size.
+                    side.streams.reserve_exact(1);
+                }
                 side.streams.push(RtpStream::new(now, &header));
                 side.streams.len() - 1
             }
@@ -1131,10 +1136,20 @@ impl Analyzer {
     /// Removes and returns the sessions `keep_out` selects (a call that ended, a flow that
     /// went idle), so a later call on the same ports starts from nothing.
     pub fn take_sessions(&mut self, mut keep_out: impl FnMut(&Session) -> bool) -> Vec<Session> {
-        let (taken, kept): (Vec<Session>, Vec<Session>) = std::mem::take(&mut self.sessions)
-            .into_iter()
-            .partition(|s| keep_out(s));
-        self.sessions = kept;
+        // In place: this runs every second in the daemon, over up to `max_sessions`.
+        let mut taken = Vec::new();
+        let mut i = 0;
+        while i < self.sessions.len() {
+            if keep_out(&self.sessions[i]) {
+                taken.push(self.sessions.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if taken.is_empty() {
+            return taken;
+        }
+        // Taking keeps the others' relative order only up to the swaps: rebuild the index.
         self.index.clear();
         for (i, s) in self.sessions.iter().enumerate() {
             self.index.insert((s.endpoints[0], s.endpoints[1]), i);

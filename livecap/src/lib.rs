@@ -60,9 +60,9 @@ pub use error::CaptureError;
 pub use filter::{build_udp_filter, build_udp_filter_raw_ip};
 
 #[cfg(target_os = "linux")]
-pub use linux::Capture;
+pub use linux::{Capture, FrameSender};
 #[cfg(not(target_os = "linux"))]
-pub use unsupported::Capture;
+pub use unsupported::{Capture, FrameSender};
 
 /// One classic-BPF instruction, as the kernel's `SO_ATTACH_FILTER` takes it.
 ///

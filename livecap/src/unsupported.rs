@@ -49,3 +49,23 @@ impl Capture {
         None
     }
 }
+
+/// Writes frames onto an interface. Only implemented on Linux.
+#[derive(Debug)]
+pub struct FrameSender {
+    never: Infallible,
+}
+
+impl FrameSender {
+    /// Always fails with [`CaptureError::Unsupported`].
+    pub fn open(interface: &str) -> Result<FrameSender, CaptureError> {
+        Err(CaptureError::Unsupported {
+            interface: interface.to_owned(),
+        })
+    }
+
+    /// Sends one frame.
+    pub fn send(&self, _frame: &[u8]) -> Result<(), CaptureError> {
+        match self.never {}
+    }
+}

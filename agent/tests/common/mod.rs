@@ -110,6 +110,8 @@ pub struct Net {
     pub ns: String,
     /// The root-side interface.
     pub veth: String,
+    /// The namespace-side interface.
+    pub peer: String,
     /// The root side's address.
     pub bot: String,
     /// The namespace side's address.
@@ -131,6 +133,7 @@ impl Net {
         let net = Net {
             ns: ns.clone(),
             veth: veth.clone(),
+            peer: peer.clone(),
             bot: format!("{subnet}.1"),
             device: format!("{subnet}.2"),
         };

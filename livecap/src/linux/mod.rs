@@ -381,6 +381,45 @@ impl Capture {
     }
 }
 
+/// Writes whole link-layer frames onto an interface: test traffic (the flood and load
+/// tests' generators), never used by the agent itself. Needs `CAP_NET_RAW`.
+#[derive(Debug)]
+pub struct FrameSender {
+    fd: OwnedFd,
+    interface: String,
+}
+
+impl FrameSender {
+    /// A packet socket bound to `interface` for sending only (protocol 0 receives nothing).
+    pub fn open(interface: &str) -> Result<FrameSender, CaptureError> {
+        let cname = CString::new(interface).map_err(|_| CaptureError::InvalidConfig {
+            interface: interface.to_owned(),
+            reason: "the interface name contains a NUL byte".to_owned(),
+        })?;
+        let os =
+            |operation: &'static str| move |e: io::Error| CaptureError::os(interface, operation, e);
+        let ifindex = sys::interface_index(&cname)
+            .map_err(os("look up the interface"))?
+            .ok_or_else(|| CaptureError::NoSuchInterface {
+                interface: interface.to_owned(),
+            })?;
+        let fd = sys::packet_socket().map_err(os("open AF_PACKET socket"))?;
+        sys::bind_packet(fd.as_fd(), ifindex, 0).map_err(os("bind to the interface"))?;
+        Ok(FrameSender {
+            fd,
+            interface: interface.to_owned(),
+        })
+    }
+
+    /// Sends one frame (from its link-layer header on). `ENOBUFS` (the device queue is
+    /// full) is returned like any error: the caller decides whether to retry.
+    pub fn send(&self, frame: &[u8]) -> Result<(), CaptureError> {
+        sys::send(self.fd.as_fd(), frame)
+            .map(drop)
+            .map_err(|e| CaptureError::os(&self.interface, "send a frame", e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

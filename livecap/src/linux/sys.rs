@@ -197,6 +197,13 @@ pub(crate) fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32, protocol: u16) -> io
     Ok(())
 }
 
+/// `send()` one whole frame on a bound packet socket.
+pub(crate) fn send(fd: BorrowedFd<'_>, frame: &[u8]) -> io::Result<usize> {
+    // SAFETY: `frame` is a valid slice of `frame.len()` bytes, only read by the kernel.
+    let rc = unsafe { libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+    usize::try_from(rc).map_err(|_| last_error())
+}
+
 /// `poll()` one descriptor for input; returns `revents` (0 on timeout).
 pub(crate) fn poll_in(fd: BorrowedFd<'_>, timeout_ms: libc::c_int) -> io::Result<libc::c_short> {
     let mut pfd = libc::pollfd {
