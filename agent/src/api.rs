@@ -23,7 +23,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -164,6 +164,15 @@ pub struct ApiConfig {
     pub bearer_token: Option<Secret>,
     /// Largest accepted request body (default 64 KiB); larger ones get 413.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's head (default 10 s); the connection is
+    /// closed after it.
+    pub header_read_timeout: Duration,
+    /// Time a request may take from its head to its response (default 30 s; a body
+    /// trickled in slowly ends with 408). Also bounds the wait for in-flight requests at
+    /// shutdown.
+    pub request_timeout: Duration,
+    /// Connections served at once (default 64); past it a new one is closed at once.
+    pub max_connections: usize,
 }
 
 /// Default port of the control API.
@@ -179,6 +188,10 @@ impl Default for ApiConfig {
             listen: Listen::default(),
             bearer_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            // The bot needs one or two; the rest is headroom for probes and scrapes.
+            max_connections: 64,
         }
     }
 }
@@ -217,6 +230,27 @@ const ROUTES: [&str; 5] = [
     ROUTE_METRICS,
 ];
 
+/// 408 when a request (mostly: its body, trickled in) takes longer than
+/// [`ApiConfig::request_timeout`]. Outside authentication, so a slow unauthenticated
+/// client is cut off too. Handlers only await the body: cancelling one leaves no state
+/// half-changed.
+async fn request_timeout(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request took longer than {limit:?}"),
+        )
+        .into_response(),
+    }
+}
+
 /// The Prometheus text format's content type.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -224,6 +258,15 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct ApiServer {
     listener: Bound,
     router: Router,
+    limits: ConnectionLimits,
+}
+
+/// What bounds a client's hold on the server (see [`ApiConfig`]).
+#[derive(Clone, Copy, Debug)]
+struct ConnectionLimits {
+    header_read_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: usize,
 }
 
 enum Bound {
@@ -270,14 +313,21 @@ impl ApiServer {
             }
             Listen::Unix(path) => Bound::Unix(bind_unix(path).await?, path.clone()),
         };
+        let limits = ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            request_timeout: config.request_timeout,
+            max_connections: config.max_connections.max(1),
+        };
         let state = Arc::new(AppState {
             control,
             bearer_token: config.bearer_token,
             max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout,
         });
         Ok(ApiServer {
             listener,
             router: router(state),
+            limits,
         })
     }
 
@@ -291,29 +341,140 @@ impl ApiServer {
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
     /// finish, closes idle connections and returns. A Unix socket file is removed at the
-    /// end. The wait for in-flight requests is unbounded: wrap this in a timeout if a
-    /// stuck client must not delay exit.
+    /// end. The wait for in-flight requests is bounded by the request timeout.
+    ///
+    /// A client cannot hold the API hostage: it has [`ApiConfig::header_read_timeout`] to
+    /// send a request's head and [`ApiConfig::request_timeout`] for the whole request (408
+    /// after), and at most [`ApiConfig::max_connections`] connections are served at once
+    /// (past it a new connection is closed at once and counted in the log).
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        match self.listener {
+        let connections = Connections::new(self.limits);
+        let mut shutdown = std::pin::pin!(shutdown);
+        let ApiServer {
+            listener,
+            router,
+            limits,
+        } = self;
+        let socket_file = match listener {
             Bound::Tcp(listener) => {
-                axum::serve(listener, self.router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, _)) => connections.serve(stream, &router),
+                            Err(e) => accept_failed(e).await,
+                        },
+                        () = &mut shutdown => break,
+                    }
+                }
+                None
             }
             Bound::Unix(listener, path) => {
-                let result = axum::serve(listener, self.router)
-                    .with_graceful_shutdown(shutdown)
-                    .await;
-                // Best effort: a leftover file is harmless, the next bind replaces it.
-                if let Err(e) = std::fs::remove_file(&path) {
-                    tracing::debug!(path = %path.display(), error = %e, "control socket not removed");
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, _)) => connections.serve(stream, &router),
+                            Err(e) => accept_failed(e).await,
+                        },
+                        () = &mut shutdown => break,
+                    }
                 }
-                result
+                Some(path)
+            }
+        };
+        // The listener is closed by now: no new connections while the open ones finish.
+        connections.close(limits.request_timeout).await;
+        if let Some(path) = socket_file {
+            // Best effort: a leftover file is harmless, the next bind replaces it.
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::debug!(path = %path.display(), error = %e, "control socket not removed");
             }
         }
+        Ok(())
+    }
+}
+
+/// An accept error (out of file descriptors, mostly): log, pause, go on.
+async fn accept_failed(e: std::io::Error) {
+    tracing::warn!(error = %e, "control API accept failed");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// The open connections: bounded, and closed gracefully on shutdown.
+struct Connections {
+    limits: ConnectionLimits,
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Dropped to ask every connection to finish its request and close.
+    closing: tokio::sync::watch::Sender<()>,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+impl Connections {
+    fn new(limits: ConnectionLimits) -> Self {
+        Connections {
+            limits,
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
+            closing: tokio::sync::watch::channel(()).0,
+            refused: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn serve<Io>(&self, io: Io, router: &Router)
+    where
+        Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        use std::sync::atomic::Ordering;
+
+        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+            let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    refused,
+                    max = self.limits.max_connections,
+                    "control API connection refused: too many open connections"
+                );
+            }
+            return; // dropping `io` closes it
+        };
+        // The router takes any body type, hyper's `Incoming` included.
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut closing = self.closing.subscribe();
+        let header_read_timeout = self.limits.header_read_timeout;
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(io), service));
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "control API connection ended");
+                    }
+                }
+                _ = closing.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(slot);
+        });
+    }
+
+    /// Asks every connection to close after its current request; waits up to `limit`.
+    async fn close(self, limit: Duration) {
+        let Connections {
+            slots,
+            closing,
+            limits,
+            ..
+        } = self;
+        drop(closing);
+        let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(limit, slots.acquire_many(all)).await;
     }
 }
 
@@ -367,6 +528,7 @@ struct AppState {
     control: Arc<dyn CallControl>,
     bearer_token: Option<Secret>,
     max_body_bytes: usize,
+    request_timeout: Duration,
 }
 
 fn router(state: Arc<AppState>) -> Router {
@@ -388,6 +550,10 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_bearer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            request_timeout,
         ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)

@@ -207,6 +207,7 @@ pub fn load_settings(path: &std::path::Path) -> Result<DaemonSettings, String> {
             listen,
             bearer_token,
             max_body_bytes: raw.api.max_body_bytes,
+            ..ApiConfig::default()
         },
         cloud: CloudService {
             deployment_environment: id.cloud_service_deployment_environment.clone(),

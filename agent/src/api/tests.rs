@@ -1323,6 +1323,7 @@ fn openapi_names_every_error_code_and_the_bearer_scheme() {
         "conflict",
         "payload_too_large",
         "unsupported_media_type",
+        "request_timeout",
         "unavailable",
     ] {
         assert!(
@@ -1368,4 +1369,100 @@ fn guid_shape() {
     assert!(validate::parse_guid(&format!("urn:uuid:{LEG}")).is_none());
     assert!(validate::parse_guid("2c1b1e2a-7d3f-4b8e-9a60-1f0e5d4c3b2g").is_none());
     assert!(validate::parse_guid("2c1b1e2a-7d3f-4b8e-9a601-f0e5d4c3b2a").is_none());
+}
+
+// ---- clients that hold on ----------------------------------------------------------------
+
+async fn start_bounded(max_connections: usize) -> Harness {
+    Harness::start_with(ApiConfig {
+        listen: Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        header_read_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(600),
+        max_connections,
+        ..ApiConfig::default()
+    })
+    .await
+}
+
+/// Reads until the server closes; what it said.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> String {
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(limit, stream.read_to_end(&mut seen)).await;
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_head_never_finished_is_cut_off() {
+    let h = start_bounded(64).await;
+    let mut stream = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    stream
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: te")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let said = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "closed after {waited:?}: {said:?}"
+    );
+    // The server is still there for everyone else.
+    assert_eq!(h.send(Method::GET, "/livez").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_body_trickled_in_ends_with_408() {
+    let h = start_bounded(64).await;
+    let body = serde_json::to_string(&registration_body()).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/calls/{LEG} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // One byte every 100 ms: it would take minutes.
+    let mut said = String::new();
+    for byte in body.as_bytes() {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut buf = [0u8; 1024];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut buf)).await
+        {
+            said.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if n == 0 || said.contains("\r\n\r\n") {
+                break;
+            }
+        }
+    }
+    said.push_str(&read_until_closed(&mut stream, Duration::from_secs(2)).await);
+    assert!(said.starts_with("HTTP/1.1 408 "), "{said}");
+    assert!(said.contains("\"request_timeout\""), "{said}");
+    assert!(h.mock.calls().is_empty(), "nothing was registered");
+}
+
+#[tokio::test]
+async fn connections_past_the_bound_are_closed_and_the_bound_frees_up() {
+    let h = start_bounded(4).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(h.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A fifth connection is accepted by the kernel and closed by the server unanswered.
+    let mut fifth = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    let _ = fifth
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await;
+    let said = read_until_closed(&mut fifth, Duration::from_secs(2)).await;
+    assert_eq!(said, "", "refused past the bound");
+    // The idle ones are cut off at the header timeout; then the server answers again.
+    for stream in &mut idle {
+        let _ = read_until_closed(stream, Duration::from_secs(3)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(h.send(Method::GET, "/livez").await.status(), 200);
 }
