@@ -292,9 +292,30 @@ pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
         )
         .build()
         .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))?;
+    warn_if_secret_file_is_readable(path);
     built
         .try_deserialize()
         .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))
+}
+
+/// A config file that holds a secret itself (`graph.client_secret`) must not be readable by
+/// every user. A warning, like the secret files' (see `warn_if_readable_by_others`).
+fn warn_if_secret_file_is_readable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let world_readable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
+    if !world_readable {
+        return;
+    }
+    let holds_secret = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .build()
+        .is_ok_and(|file| file.get_string("graph.client_secret").is_ok());
+    if holds_secret {
+        tracing::warn!(
+            path = %path.display(),
+            "the config file holds graph.client_secret and is readable by every user; chmod o-r it, or move the secret to graph.client_secret_file"
+        );
+    }
 }
 
 /// Reads and validates the reporter's part of the configuration.

@@ -287,11 +287,10 @@ async fn live_call_over_veth_is_measured_and_delivered() {
 
     sigterm(&daemon);
     let status = daemon.wait().unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        status.success(),
-        "{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{text}");
+    // A whole run's log (token fetch, posts, API) never shows the client secret.
+    assert!(!text.contains(SECRET), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

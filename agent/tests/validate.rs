@@ -62,3 +62,60 @@ fn mistakes_exit_78_naming_the_key() {
     assert_eq!(missing.status.code(), Some(78));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn secrets_are_never_echoed_and_readable_secret_files_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("vtcq-validate-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let secret = "s3cr3t-VALUE-never-printed";
+    let token_file = dir.join("api-token");
+    std::fs::write(&token_file, "api-TOKEN-never-printed").unwrap_or_else(|e| panic!("{e}"));
+    let config = |dir: &Path, name: &str, extra: &str| {
+        let path = dir.join(name);
+        let text = format!(
+            "[capture]\ninterface = \"lo\"\n[graph]\ntenant_id = \"t\"\nclient_id = \"6731de76-14a6-49ae-97bc-6eba6914391e\"\nclient_secret = \"{secret}\"\n[api]\nbearer_token_file = \"{}\"\n{extra}",
+            token_file.display()
+        );
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        path
+    };
+    let set_mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+
+    // Readable by everyone: valid, with a warning for the config file and the token file.
+    let open = config(&dir, "open.toml", "");
+    set_mode(&open, 0o644);
+    set_mode(&token_file, 0o644);
+    let out = validate(&open, &[]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("holds graph.client_secret and is readable by every user"),
+        "{err}"
+    );
+    assert!(err.contains("api.bearer_token_file"), "{err}");
+
+    // Private: no warning.
+    let private = config(&dir, "private.toml", "");
+    set_mode(&private, 0o600);
+    set_mode(&token_file, 0o600);
+    let out = validate(&private, &[]);
+    let quiet = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{quiet}");
+    assert!(!quiet.contains("readable by every user"), "{quiet}");
+
+    // An error elsewhere in a file holding secrets names the key, never the values.
+    let broken = config(&dir, "broken.toml", "[spool]\nmax_bytes = 0\n");
+    set_mode(&broken, 0o600);
+    let out = validate(&broken, &[("VTCQ_LOG", "trace")]);
+    let failed = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(78), "{failed}");
+    for text in [&err, &quiet, &failed] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains("api-TOKEN-never-printed"), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
