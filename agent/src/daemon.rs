@@ -344,7 +344,16 @@ impl Shared {
     }
 
     fn tick(&self) {
-        let events = lock(&self.tracker).poll(now());
+        let events = {
+            let mut tracker = lock(&self.tracker);
+            let events = tracker.poll(now());
+            // Forget the identities and hand-off marks of calls the tracker has forgotten
+            // (past `calls.ended_retention`): they would otherwise grow with every call.
+            let known = |id: &str| tracker.is_active(id) || tracker.ended_call(id).is_some();
+            lock(&self.identities).retain(|id, _| known(id));
+            lock(&self.handed_off).retain(|id| known(id));
+            events
+        };
         for event in events {
             match event {
                 Event::Ended(ended) => {
