@@ -270,14 +270,9 @@ impl ApiServer {
             }
             Listen::Unix(path) => Bound::Unix(bind_unix(path).await?, path.clone()),
         };
-        let state = Arc::new(AppState {
-            control,
-            bearer_token: config.bearer_token,
-            max_body_bytes: config.max_body_bytes,
-        });
         Ok(ApiServer {
             listener,
-            router: router(state),
+            router: service(config, control),
         })
     }
 
@@ -367,6 +362,17 @@ struct AppState {
     control: Arc<dyn CallControl>,
     bearer_token: Option<Secret>,
     max_body_bytes: usize,
+}
+
+/// The control API as a service without a socket: the same routes, authentication, body
+/// limit and validation [`ApiServer::bind`] serves. For the fuzz targets, which drive it
+/// with `tower::ServiceExt::oneshot`. `config.listen` is not used.
+pub fn service(config: ApiConfig, control: Arc<dyn CallControl>) -> Router {
+    router(Arc::new(AppState {
+        control,
+        bearer_token: config.bearer_token,
+        max_body_bytes: config.max_body_bytes,
+    }))
 }
 
 fn router(state: Arc<AppState>) -> Router {
