@@ -318,15 +318,9 @@ impl ApiServer {
             request_timeout: config.request_timeout,
             max_connections: config.max_connections.max(1),
         };
-        let state = Arc::new(AppState {
-            control,
-            bearer_token: config.bearer_token,
-            max_body_bytes: config.max_body_bytes,
-            request_timeout: config.request_timeout,
-        });
         Ok(ApiServer {
             listener,
-            router: router(state),
+            router: service(config, control),
             limits,
         })
     }
@@ -529,6 +523,18 @@ struct AppState {
     bearer_token: Option<Secret>,
     max_body_bytes: usize,
     request_timeout: Duration,
+}
+
+/// The control API as a service without a socket: the same routes, authentication, body
+/// limit and validation [`ApiServer::bind`] serves. For the fuzz targets, which drive it
+/// with `tower::ServiceExt::oneshot`. `config.listen` is not used.
+pub fn service(config: ApiConfig, control: Arc<dyn CallControl>) -> Router {
+    router(Arc::new(AppState {
+        control,
+        bearer_token: config.bearer_token,
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: config.request_timeout,
+    }))
 }
 
 fn router(state: Arc<AppState>) -> Router {

@@ -281,21 +281,48 @@ pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
             path.display()
         )));
     }
+    warn_if_secret_file_is_readable(path);
+    build_raw(
+        config::File::from(path).format(config::FileFormat::Toml),
+        section_variables(),
+        path,
+    )
+}
+
+/// Parses `text` as the configuration file with `env` as the `VTCQ_SECTION__KEY`
+/// variables, exactly as [`load_raw`] does with a file and the process environment;
+/// `origin` only names the file in errors. For the fuzz targets and tests.
+pub fn parse_raw(
+    text: &str,
+    env: config::Map<String, String>,
+    origin: &Path,
+) -> Result<RawConfig, ConfigError> {
+    build_raw(
+        config::File::from_str(text, config::FileFormat::Toml),
+        env,
+        origin,
+    )
+}
+
+fn build_raw(
+    file: impl config::Source + Send + Sync + 'static,
+    env: config::Map<String, String>,
+    origin: &Path,
+) -> Result<RawConfig, ConfigError> {
     let built = config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(file)
         .add_source(
             config::Environment::with_prefix("VTCQ")
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
-                .source(Some(section_variables())),
+                .source(Some(env)),
         )
         .build()
-        .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))?;
-    warn_if_secret_file_is_readable(path);
+        .map_err(|e| ConfigError(format!("config {}: {e}", origin.display())))?;
     built
         .try_deserialize()
-        .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))
+        .map_err(|e| ConfigError(format!("config {}: {e}", origin.display())))
 }
 
 /// A config file that holds a secret itself (`graph.client_secret`) must not be readable by

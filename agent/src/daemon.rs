@@ -39,6 +39,7 @@ use crate::api::{
 use crate::config::{load_raw, parse_port_range, RawConfig, EXIT_CONFIG};
 
 /// Everything `vtcq run` needs, validated.
+#[derive(Debug)]
 pub struct DaemonSettings {
     /// Reporter (destination, spool, retry).
     pub reporter: ReporterSettings,
@@ -71,6 +72,15 @@ fn config_error(path: &std::path::Path, key: &str, message: impl std::fmt::Displ
 /// Reads and validates the whole configuration (exit 78 material on error).
 pub fn load_settings(path: &std::path::Path) -> Result<DaemonSettings, String> {
     let raw: RawConfig = load_raw(path).map_err(|e| e.to_string())?;
+    settings_from_raw(path, &raw)
+}
+
+/// Validates an already parsed configuration into [`DaemonSettings`] (reads the secret
+/// and certificate files it names). `path` only names the file in errors.
+pub fn settings_from_raw(
+    path: &std::path::Path,
+    raw: &RawConfig,
+) -> Result<DaemonSettings, String> {
     let reporter = ReporterSettings::from_sections(&raw.graph, &raw.spool, &raw.retry, &raw.sink)
         .map_err(|e| format!("config {}: {e}", path.display()))?;
     let interface = raw

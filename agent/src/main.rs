@@ -4,20 +4,10 @@
 //! lives in `vtcq-collector`, the Graph body in `vtcq-reporter`.
 #![forbid(unsafe_code)]
 
-mod analyze;
-mod api;
-mod cli;
-mod config;
-mod daemon;
-mod flood;
-mod generate;
-mod peer;
-mod post;
-mod table;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use vtcq::{analyze, cli, daemon, flood, generate, peer, post};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
