@@ -592,3 +592,92 @@ async fn capture_recovers_when_the_interface_goes_down_and_comes_back() {
     sigterm(&daemon);
     assert!(daemon.wait().is_ok_and(|s| s.success()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_keeps_the_record_in_memory_until_there_is_room() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let scratch = Scratch::new("vtcq-daemon", "fulldisk");
+    let net = Net::new("vtq", 105, "10.213.105");
+    // The spool on a 256 KiB tmpfs of its own.
+    let spool = scratch.path("spool");
+    std::fs::create_dir_all(&spool).unwrap_or_else(|e| panic!("{e}"));
+    sh(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=256k",
+        "tmpfs",
+        spool.to_str().unwrap_or_default(),
+    ]);
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(spool.clone());
+    // Graph is down, so the record has to stay spooled (or in memory).
+    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    fake.script_graph((0..10_000).map(|_| ScriptedResponse::status(503)));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = write_config(&scratch, &net, &fake.url(), api);
+    let log = scratch.path("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_ready(api, &log);
+    register(api, &net);
+    // The filesystem fills up during the call: its record cannot be written when it ends.
+    let filler = spool.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 512 * 1024]);
+    let mut peers = start_peers(&net, &scratch, 3);
+    let _ = peers.bot.wait();
+    let _ = peers.device.wait();
+
+    // The peers' BYEs end the call; storing its record fails and is retried every second.
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, metrics) = http(api, "GET", "/metrics", None);
+        if metric(&metrics, "vtcq_records_handoff_failures_total") >= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no hand-off failure: {}",
+            log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        http(api, "GET", "/readyz", None).0,
+        503,
+        "not ready with a record unstored"
+    );
+    assert!(
+        log_text().contains("kept in memory and retried"),
+        "{}",
+        log_text()
+    );
+
+    // Room again: the next tick stores it; readiness comes back; nothing was lost.
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http(api, "GET", "/readyz", None).0 != 200 {
+        assert!(Instant::now() < deadline, "never stored: {}", log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let spooled = std::fs::read_dir(spool.join("ready"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(spooled, 1, "{}", log_text());
+    // A repeated DELETE answers with the record now.
+    let (status, text) = http(api, "DELETE", &format!("/v1/calls/{LEG}"), None);
+    assert_eq!(status, 200, "{text}");
+    sigterm(&daemon);
+    let _ = daemon.wait();
+}
