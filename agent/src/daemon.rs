@@ -614,6 +614,7 @@ fn init_logging(settings: &DaemonSettings) {
 fn capture_loop(shared: Arc<Shared>, config: CaptureConfig, mut capture: Capture) {
     let mut link = LinkType::from_linktype(capture.link_type());
     let mut last_stats = std::time::Instant::now();
+    let mut drops_seen = 0u64;
     // A batch is copied out of the ring into one reused arena, so the tracker is locked
     // only to process it, never while waiting for packets (the control API shares it).
     let mut arena: Vec<u8> = Vec::with_capacity(1 << 20);
@@ -657,6 +658,7 @@ fn capture_loop(shared: Arc<Shared>, config: CaptureConfig, mut capture: Capture
                     match Capture::open(&config) {
                         Ok(reopened) => {
                             capture = reopened;
+                            drops_seen = 0;
                             link = LinkType::from_linktype(capture.link_type());
                             shared.capture_running.store(true, Ordering::Relaxed);
                             tracing::info!(interface = %config.interface, "capture reopened");
@@ -670,13 +672,17 @@ fn capture_loop(shared: Arc<Shared>, config: CaptureConfig, mut capture: Capture
         if last_stats.elapsed() >= Duration::from_secs(1) {
             last_stats = std::time::Instant::now();
             if let Ok(stats) = capture.stats() {
-                let before = shared
-                    .metrics
-                    .kernel_drops
-                    .swap(stats.drops, Ordering::Relaxed);
-                if stats.drops > before {
+                // The kernel counts per socket: a reopened capture starts again from 0, the
+                // metric must not (it is a counter), so add what is new on this socket.
+                let new_drops = stats.drops.saturating_sub(drops_seen);
+                drops_seen = stats.drops;
+                if new_drops > 0 {
+                    shared
+                        .metrics
+                        .kernel_drops
+                        .fetch_add(new_drops, Ordering::Relaxed);
                     tracing::warn!(
-                        drops = stats.drops - before,
+                        drops = new_drops,
                         "the kernel dropped packets: the capture ring overflowed"
                     );
                 }
