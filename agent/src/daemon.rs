@@ -173,6 +173,14 @@ pub fn settings_from_raw(
         }
         None => None,
     };
+    if let (Listen::Tcp(addr), None) = (&listen, &bearer_token) {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                listen = %addr,
+                "the control API listens beyond loopback without api.bearer_token_file: anyone who can reach it can register and end calls"
+            );
+        }
+    }
     if raw.api.max_body_bytes < 1024 {
         return Err(config_error(
             path,

@@ -119,3 +119,27 @@ fn secrets_are_never_echoed_and_readable_secret_files_are_warned_about() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_api_beyond_loopback_without_a_token_is_warned_about() {
+    let dir = std::env::temp_dir().join(format!("vtcq-validate-listen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let warning = "listens beyond loopback without api.bearer_token_file";
+    for (listen, warned) in [
+        ("127.0.0.1:9477", false),
+        ("0.0.0.0:9477", true),
+        ("[::]:9477", true),
+    ] {
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            format!("[capture]\ninterface = \"lo\"\n[api]\nlisten = \"{listen}\"\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let out = validate(&path, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(err.contains(warning), warned, "{listen}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
