@@ -9,7 +9,8 @@
 #
 # Environment: STEP_SECONDS (5), SENDER_THREADS (2), FLOWS (600 RTP flows, one local port
 # each), PAYLOAD (160 bytes after the RTP header), CARGO_TARGET_DIR as for cargo,
-# RING_BLOCKS (capture.ring_block_count, default: the daemon's 64 blocks of 1 MiB),
+# RING_BLOCKS and RING_BLOCK_SIZE (capture.ring_block_count and capture.ring_block_size,
+# default: the daemon's defaults),
 # SKIP_BUILD=1 to use the binaries already built.
 #
 # Addresses: 10.215.0.1 (root end, where the daemon captures) and 10.215.0.2 (the
@@ -29,6 +30,7 @@ SENDER_THREADS=${SENDER_THREADS:-2}
 FLOWS=${FLOWS:-600}
 PAYLOAD=${PAYLOAD:-160}
 RING_BLOCKS=${RING_BLOCKS:-}
+RING_BLOCK_SIZE=${RING_BLOCK_SIZE:-}
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=$(realpath -m "$TARGET/release")
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -75,6 +77,7 @@ interface = "$VROOT"
 local_addresses = ["10.215.0.1"]
 port_ranges = ["20000-$LAST_PORT"]
 ${RING_BLOCKS:+ring_block_count = $RING_BLOCKS}
+${RING_BLOCK_SIZE:+ring_block_size = $RING_BLOCK_SIZE}
 [api]
 listen = "127.0.0.1:$API_PORT"
 [log]
@@ -94,7 +97,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
 TICK=$(getconf CLK_TCK)
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status"; }
 
-echo "daemon pid $DAEMON_PID capturing on $VROOT (ring: ${RING_BLOCKS:-64} x 1 MiB), idle RSS $(( $(rss_kib) / 1024 )) MiB; $FLOWS flows, $SENDER_THREADS sender threads, ${STEP_SECONDS} s per step"
+echo "daemon pid $DAEMON_PID capturing on $VROOT (ring: ${RING_BLOCKS:-default} x ${RING_BLOCK_SIZE:-default} B), idle RSS $(( $(rss_kib) / 1024 )) MiB; $FLOWS flows, $SENDER_THREADS sender threads, ${STEP_SECONDS} s per step"
 printf '%10s %10s %10s %10s %8s %10s %14s %9s\n' "target pps" "sent pps" "sent" "captured" "drops" "cpu s" "cpu%/100k pps" "RSS MiB"
 BEST=0
 CPU_PER_100K=()

@@ -125,7 +125,7 @@ awk -v idle="$idle_rss" -v maxr="$max_rss" -v after="$after_rss" -v hwm="$hwm" \
     printf "VmRSS idle:            %6.1f MiB (RssAnon %0.1f MiB)\n", idle / 1024, idle_anon / 1024;
     printf "VmRSS max under load:  %6.1f MiB (RssAnon %0.1f MiB)\n", maxr / 1024, max_anon / 1024;
     printf "VmRSS after the calls: %6.1f MiB (RssAnon %0.1f MiB, VmHWM %0.1f MiB)\n", after / 1024, after_anon / 1024, hwm / 1024;
-    print "VmRSS includes the AF_PACKET ring (ring_block_size x ring_block_count, 64 MiB by";
+    print "VmRSS includes the AF_PACKET ring (ring_block_size x ring_block_count, 8 MiB by";
     print "default) mapped from kernel memory: counted in RssFile, not charged to the memory cgroup.";
     printf "CPU idle:              %6.2f %% of one core (5 s)\n", (ic1 - ic0) / hz / 5 * 100;
     printf "CPU under load:        %6.2f %% of one core (%.1f s)\n", (lc1 - lc0) / hz / (t1 - t0) * 100, t1 - t0;

@@ -68,7 +68,7 @@ pub struct CaptureSection {
     /// Link speed in bytes per second for `networkLinkSpeedInBytes` (default: the
     /// interface's /sys/class/net/IF/speed).
     pub link_speed_bytes: Option<u64>,
-    /// Ring: block size in bytes (default 1 MiB) and number of blocks (default 64).
+    /// Ring: block size in bytes (default 256 KiB) and number of blocks (default 32).
     pub ring_block_size: Option<u32>,
     /// Ring blocks.
     pub ring_block_count: Option<u32>,

@@ -625,7 +625,9 @@ fn capture_loop(shared: Arc<Shared>, config: CaptureConfig, mut capture: Capture
     let mut drops_seen = 0u64;
     // A batch is copied out of the ring into one reused arena, so the tracker is locked
     // only to process it, never while waiting for packets (the control API shares it).
-    let mut arena: Vec<u8> = Vec::with_capacity(1 << 20);
+    // A block's frames fit in about one block's bytes (4 more for each frame whose VLAN
+    // tag is put back: then the arena grows once).
+    let mut arena: Vec<u8> = Vec::with_capacity(config.block_size as usize);
     let mut frames: Vec<(i64, usize, usize)> = Vec::with_capacity(4096);
     while !shared.stop.load(Ordering::Relaxed) {
         arena.clear();

@@ -8,7 +8,7 @@
 //! `vtcq analyze` can infer the local address after one pass.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -200,7 +200,11 @@ struct BlockBaseline {
 }
 
 /// What one side of a session sent, and what was measured from it.
+///
+/// `repr(C)`, aligned to a cache line: what every RTP packet of the side touches (the
+/// stream list and the activity) is the first line; the RTCP state follows.
 #[derive(Clone, Debug, Default)]
+#[repr(C, align(64))]
 struct SideState {
     streams: Vec<RtpStream>,
     activity: ActivityTracker,
@@ -238,16 +242,21 @@ impl SideState {
 }
 
 /// One channel: RTP between two endpoints, both directions, with its RTCP.
+///
+/// `repr(C)`, aligned to a cache line: an RTP packet touches the first line (last
+/// packet, activity) and the first line of its sender's side, nothing else of the session
+/// (its side comes from the index key, not from comparing `endpoints`).
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Session {
-    /// The two endpoints, ordered (side 0 is the smaller address).
-    endpoints: [SocketAddr; 2],
-    sides: [SideState; 2],
+    last_packet: Timestamp,
     activity: ActivityTracker,
     first_packet: Timestamp,
-    last_packet: Timestamp,
     rtcp_mux: bool,
     finished: bool,
+    sides: [SideState; 2],
+    /// The two endpoints, ordered (side 0 is the smaller address).
+    endpoints: [SocketAddr; 2],
 }
 
 impl Session {
@@ -498,6 +507,47 @@ pub enum LocalInference {
     NoRtp,
 }
 
+/// The index key of the session between two endpoints: for two IPv4 endpoints (nearly
+/// all media), each packed into 48 bits (address, port), which hashes and compares in a
+/// few instructions and keeps an index entry at 24 bytes; the endpoints themselves
+/// otherwise. Either way the pair is ordered as [`Session`] orders its endpoints.
+#[derive(Clone, Copy, Debug)]
+enum FlowKey {
+    V4(u64, u64),
+    Other(SocketAddr, SocketAddr),
+}
+
+impl FlowKey {
+    /// The two endpoints' ports.
+    fn ports(&self) -> [u16; 2] {
+        match self {
+            FlowKey::V4(x, y) => [*x as u16, *y as u16],
+            FlowKey::Other(a, b) => [a.port(), b.port()],
+        }
+    }
+
+    /// The key of the session between `a` and `b`, and the side of that session `a` is
+    /// on (`Session::side_of(a)`, found without reading the session).
+    fn of(a: SocketAddr, b: SocketAddr) -> (FlowKey, usize) {
+        if let (SocketAddr::V4(x), SocketAddr::V4(y)) = (a, b) {
+            // `SocketAddrV4` orders by address, then port: so do these integers.
+            let pack =
+                |s: SocketAddrV4| (u64::from(u32::from(*s.ip())) << 16) | u64::from(s.port());
+            let (x, y) = (pack(x), pack(y));
+            return if x <= y {
+                (FlowKey::V4(x, y), 0)
+            } else {
+                (FlowKey::V4(y, x), 1)
+            };
+        }
+        if a <= b {
+            (FlowKey::Other(a, b), 0)
+        } else {
+            (FlowKey::Other(b, a), 1)
+        }
+    }
+}
+
 /// The analyzer. Feed it frames in capture order; read channels at the end.
 #[derive(Debug)]
 pub struct Analyzer {
@@ -505,11 +555,13 @@ pub struct Analyzer {
     sample_every: i64,
     idle_gap: i64,
     sessions: Vec<Session>,
-    /// Ordered endpoint pair -> index into `sessions`.
+    /// Ordered IPv4 endpoint pair ([`FlowKey::V4`]) -> index into `sessions`.
+    index_v4: FxHashMap<(u64, u64), usize>,
+    /// Any other ordered endpoint pair -> index into `sessions`.
     index: FxHashMap<(SocketAddr, SocketAddr), usize>,
     /// Sessions in order of creation, the eviction candidates. Entries of sessions that
     /// since validated or went away are dropped lazily, when met.
-    admission: VecDeque<(SocketAddr, SocketAddr)>,
+    admission: VecDeque<FlowKey>,
     /// Local ports of registered calls: their unvalidated sessions are evicted last, so a
     /// flood of new flows cannot keep a starting call in probation for ever.
     protected_ports: FxHashSet<u16>,
@@ -527,6 +579,7 @@ impl Analyzer {
             idle_gap: duration_nanos(config.idle_gap),
             config,
             sessions: Vec::new(),
+            index_v4: FxHashMap::default(),
             index: FxHashMap::default(),
             admission: VecDeque::new(),
             protected_ports: FxHashSet::default(),
@@ -596,11 +649,38 @@ impl Analyzer {
         }
     }
 
-    /// The session of `a`-`b`, created if new; `None` when the session bound refuses it.
-    fn session_index(&mut self, a: SocketAddr, b: SocketAddr, now: Timestamp) -> Option<usize> {
-        let key = if a <= b { (a, b) } else { (b, a) };
-        if let Some(&i) = self.index.get(&key) {
-            return Some(i);
+    fn lookup(&self, key: &FlowKey) -> Option<usize> {
+        match key {
+            FlowKey::V4(x, y) => self.index_v4.get(&(*x, *y)).copied(),
+            FlowKey::Other(a, b) => self.index.get(&(*a, *b)).copied(),
+        }
+    }
+
+    fn insert_key(&mut self, key: FlowKey, i: usize) {
+        match key {
+            FlowKey::V4(x, y) => self.index_v4.insert((x, y), i),
+            FlowKey::Other(a, b) => self.index.insert((a, b), i),
+        };
+    }
+
+    fn remove_key(&mut self, key: &FlowKey) {
+        match key {
+            FlowKey::V4(x, y) => self.index_v4.remove(&(*x, *y)),
+            FlowKey::Other(a, b) => self.index.remove(&(*a, *b)),
+        };
+    }
+
+    /// The session between `a` and `b` (created if new), and the side `a` is on; `None`
+    /// when the session bound refuses a new one (counted).
+    fn session_and_side(
+        &mut self,
+        a: SocketAddr,
+        b: SocketAddr,
+        now: Timestamp,
+    ) -> Option<(usize, usize)> {
+        let (key, side) = FlowKey::of(a, b);
+        if let Some(i) = self.lookup(&key) {
+            return Some((i, side));
         }
         if self.sessions.len() >= self.config.max_sessions.max(1) && !self.evict_one() {
             self.counters.sessions_refused += 1;
@@ -608,9 +688,13 @@ impl Analyzer {
         }
         let i = self.sessions.len();
         self.sessions.push(Session::new(a, b, now));
-        self.index.insert(key, i);
+        self.insert_key(key, i);
         self.admission.push_back(key);
-        Some(i)
+        Some((i, side))
+    }
+
+    fn session_index(&mut self, a: SocketAddr, b: SocketAddr, now: Timestamp) -> Option<usize> {
+        self.session_and_side(a, b, now).map(|(i, _)| i)
     }
 
     /// Evicts the oldest session without valid RTP, preferring unprotected ones. Looks at
@@ -618,24 +702,23 @@ impl Analyzer {
     fn evict_one(&mut self) -> bool {
         let mut seen = 0;
         while let Some(key) = self.admission.pop_front() {
-            let Some(&i) = self.index.get(&key) else {
+            let Some(i) = self.lookup(&key) else {
                 continue; // taken since: a stale entry
             };
             if self.sessions[i].has_rtp() {
                 continue; // validated: never evicted, so no longer a candidate
             }
             seen += 1;
-            let protected = self.protected_ports.contains(&key.0.port())
-                || self.protected_ports.contains(&key.1.port());
+            let protected = key.ports().iter().any(|p| self.protected_ports.contains(p));
             if protected && seen < EVICTION_SCAN {
                 self.admission.push_back(key);
                 continue;
             }
-            self.index.remove(&key);
+            self.remove_key(&key);
             self.sessions.swap_remove(i);
             if let Some(moved) = self.sessions.get(i) {
-                self.index
-                    .insert((moved.endpoints[0], moved.endpoints[1]), i);
+                let [a, b] = moved.endpoints;
+                self.insert_key(FlowKey::of(a, b).0, i);
             }
             self.counters.sessions_evicted += 1;
             return true;
@@ -650,8 +733,7 @@ impl Analyzer {
     }
 
     fn find_session(&self, a: SocketAddr, b: SocketAddr) -> Option<usize> {
-        let key = if a <= b { (a, b) } else { (b, a) };
-        self.index.get(&key).copied()
+        self.lookup(&FlowKey::of(a, b).0)
     }
 
     fn on_rtp(
@@ -681,12 +763,12 @@ impl Analyzer {
                 .clock_rates
                 .lookup(&[src.port(), dst.port()], header.payload_type),
         };
-        let Some(si) = self.session_index(src, dst, now) else {
+        let Some((si, side_index)) = self.session_and_side(src, dst, now) else {
             return; // refused by the session bound, counted there
         };
         let session = &mut self.sessions[si];
+        debug_assert_eq!(side_index, session.side_of(src));
         session.last_packet = session.last_packet.max(now);
-        let side_index = session.side_of(src);
         let side = &mut session.sides[side_index];
         let stream_index = match side.stream_index(header.ssrc) {
             Some(i) => i,
@@ -1150,12 +1232,15 @@ impl Analyzer {
             return taken;
         }
         // Taking keeps the others' relative order only up to the swaps: rebuild the index.
+        self.index_v4.clear();
         self.index.clear();
-        for (i, s) in self.sessions.iter().enumerate() {
-            self.index.insert((s.endpoints[0], s.endpoints[1]), i);
+        for i in 0..self.sessions.len() {
+            let [a, b] = self.sessions[i].endpoints;
+            self.insert_key(FlowKey::of(a, b).0, i);
         }
-        let index = &self.index;
-        self.admission.retain(|key| index.contains_key(key));
+        let mut admission = std::mem::take(&mut self.admission);
+        admission.retain(|key| self.lookup(key).is_some());
+        self.admission = admission;
         taken
     }
 }

@@ -72,13 +72,18 @@ impl ClockRateMap {
     /// The configured or static rate of `payload_type` on a channel with the given local
     /// ports (one port when the local side is known, both ends of the flow otherwise).
     pub fn lookup(&self, ports: &[u16], payload_type: u8) -> Option<(u32, ClockRateSource)> {
-        for port in ports {
-            if let Some(&hz) = self.per_port.get(&(*port, payload_type)) {
-                return Some((hz, ClockRateSource::ConfiguredForPort));
+        // Every packet asks, and most configurations are empty: no hashing then.
+        if !self.per_port.is_empty() {
+            for port in ports {
+                if let Some(&hz) = self.per_port.get(&(*port, payload_type)) {
+                    return Some((hz, ClockRateSource::ConfiguredForPort));
+                }
             }
         }
-        if let Some(&hz) = self.global.get(&payload_type) {
-            return Some((hz, ClockRateSource::Configured));
+        if !self.global.is_empty() {
+            if let Some(&hz) = self.global.get(&payload_type) {
+                return Some((hz, ClockRateSource::Configured));
+            }
         }
         static_clock_rate(payload_type).map(|hz| (hz, ClockRateSource::Rfc3551))
     }
@@ -95,13 +100,17 @@ const INFERENCE_TOLERANCE: f64 = 0.10;
 
 /// Infers a stream's clock rate from how fast its RTP timestamp advances against capture
 /// time. Fed every in-order packet; answers once the stream spans a second.
+///
+/// `repr(C)` with the verdict first: once decided, the verdict is all a packet reads, and
+/// [`RtpStream`](crate::stream::RtpStream) keeps it on a cache line it touches anyway.
 #[derive(Clone, Debug, Default)]
+#[repr(C)]
 pub struct RateInference {
+    decided: Option<Option<u32>>,
     first_arrival: Option<Timestamp>,
     last_timestamp: u32,
     /// RTP timestamp units advanced since the first packet, with wrap handled.
     advance: i64,
-    decided: Option<Option<u32>>,
 }
 
 impl RateInference {

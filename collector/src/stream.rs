@@ -19,21 +19,25 @@ const DUPLICATE_WINDOW: u64 = 128;
 
 /// RFC 3550 A.1 sequence-number state, extended with duplicate detection so that a
 /// duplicate neither hides a loss nor counts as a received packet for the agent's own loss.
+///
+/// Laid out (`repr(C)`, widest first) to fill exactly one 64-byte cache line, the first of
+/// an [`RtpStream`].
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct SequenceState {
-    max_seq: u16,
-    cycles: u32,
-    base_seq: u32,
-    bad_seq: u32,
-    probation: u32,
+    /// Bit i set: extended sequence `max - i` was received.
+    window: u128,
     /// Packets counted by A.1 (`received`), duplicates included.
     received: u64,
     /// Duplicates seen inside the window.
     duplicates: u64,
-    /// Bit i set: extended sequence `max - i` was received.
-    window: u128,
+    cycles: u32,
+    base_seq: u32,
+    bad_seq: u32,
+    probation: u32,
     /// Times the source restarted its sequence (A.1 resync after a large jump).
     resyncs: u32,
+    max_seq: u16,
 }
 
 /// What [`SequenceState::update`] made of a packet.
@@ -228,48 +232,61 @@ pub struct RtpHeaderInfo {
 }
 
 /// One RTP stream's statistics.
+///
+/// The layout is fixed (`repr(C)`, aligned to a cache line) so that what every packet
+/// reads and writes sits in the first three 64-byte lines, in this order: the sequence
+/// state; the SSRC (what the per-side stream search compares), counters, last arrival and
+/// rate; the A.8 jitter and the inference verdict. The rest (probation holdings, stream
+/// table bases, interval samples, the inference's own state) is touched on rare packets
+/// only. With hundreds of concurrent streams the state does not stay in L1, so each
+/// line a packet touches is a likely miss.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct RtpStream {
+    // Line 0.
+    sequence: SequenceState,
+    // Line 1.
     ssrc: u32,
-    /// Stream-table base: extended sequence number of the first counted packet.
-    table_base: i64,
-    /// Expected packets of runs closed by a sequence restart.
-    table_expected_closed: i64,
-    first_seen: Timestamp,
-    last_seen: Timestamp,
+    payload_type: u8,
+    payload_types_seen: u8,
+    bye: bool,
+    last_timestamp: Option<u32>,
     /// Every packet captured (probation packets included once the source is valid).
     packets: u64,
     /// UDP payload bytes of those packets.
     bytes: u64,
-    /// Packets held back while in probation.
-    probation_packets: u64,
-    probation_bytes: u64,
-    /// Lowest sequence number among the held packets.
-    probation_lowest_seq: u16,
-    /// Sequence number of the last held packet.
-    probation_last_seq: u16,
-    /// Held packets that repeated the one before.
-    probation_duplicates: u64,
-    payload_type: u8,
-    payload_types_seen: u8,
-    sequence: SequenceState,
+    last_seen: Timestamp,
+    /// Distinct RTP timestamps (frames for video).
+    frames: u64,
+    rate: Option<(u32, ClockRateSource)>,
+    // The agent's own interval samples (SEMANTICS.md inbound fallback).
+    interval_start: Timestamp,
+    // Line 2 (the inference's verdict, its first field, ends it).
     jitter: JitterEstimator,
     /// Stream-table figures: max and running sum of the jitter after each packet (ms).
     jitter_max_ms: f64,
     jitter_sum_ms: f64,
     jitter_points: u64,
-    rate: Option<(u32, ClockRateSource)>,
     inference: RateInference,
-    /// Distinct RTP timestamps (frames for video).
-    frames: u64,
-    last_timestamp: Option<u32>,
-    // The agent's own interval samples (SEMANTICS.md inbound fallback).
-    interval_start: Timestamp,
+    // Cold.
+    /// Stream-table base: extended sequence number of the first counted packet.
+    table_base: i64,
+    /// Expected packets of runs closed by a sequence restart.
+    table_expected_closed: i64,
+    first_seen: Timestamp,
+    /// Packets held back while in probation.
+    probation_packets: u64,
+    probation_bytes: u64,
+    /// Held packets that repeated the one before.
+    probation_duplicates: u64,
+    /// Lowest sequence number among the held packets.
+    probation_lowest_seq: u16,
+    /// Sequence number of the last held packet.
+    probation_last_seq: u16,
     interval_expected_prior: i64,
     interval_received_prior: i64,
     own_loss: LossSamples,
     own_jitter: DurationSamples,
-    bye: bool,
 }
 
 /// Clock-rate facts the caller resolved for a packet's payload type.
@@ -562,6 +579,18 @@ impl RtpStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_packet_fields_fill_the_first_three_cache_lines() {
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<RtpStream>(), 64);
+        assert_eq!(size_of::<SequenceState>(), 64);
+        assert_eq!(offset_of!(RtpStream, ssrc), 64);
+        assert!(offset_of!(RtpStream, interval_start) + 8 <= 128);
+        assert_eq!(offset_of!(RtpStream, jitter), 128);
+        // The inference's verdict (its first field, 8 bytes) still ends line 2.
+        assert!(offset_of!(RtpStream, inference) + 8 <= 192);
+    }
 
     fn hdr(seq: u16, ts: u32) -> RtpHeaderInfo {
         RtpHeaderInfo {

@@ -1,9 +1,9 @@
 //! The floor of `vtcq analyze`: read every record of a capture with the same
 //! [`CaptureReader`] and only count frames and bytes, no decoding. `read-floor CAPTURE`.
 //!
-//! The reader gets the file itself: [`CaptureReader`] buffers in chunks of at least
-//! 64 KiB, and an extra `BufReader` only adds a copy (and evicts the analyzer's state from
-//! the cache when it is large; `vtcq analyze` wraps the file in a 1 MiB one today).
+//! The reader gets the file itself, exactly as in `vtcq analyze`: [`CaptureReader`]
+//! buffers in chunks of at least 64 KiB, and an extra `BufReader` would only add a copy
+//! (and evict the analyzer's state from the cache).
 #![deny(unsafe_code)]
 
 use std::fs::File;

@@ -437,7 +437,7 @@ mod tests {
         let ok = CaptureConfig::new("eth0");
         assert!(validate(&ok, page).is_ok());
         let (_, frames) = validate(&ok, page).expect("default config is valid");
-        assert_eq!(frames, (1 << 20) / FRAME_SIZE * 64);
+        assert_eq!(frames, (256 << 10) / FRAME_SIZE * 32);
         let bad = |c: CaptureConfig| validate(&c, page).expect_err("must be rejected");
         assert!(bad(CaptureConfig::default()).contains("no interface"));
         assert!(bad(CaptureConfig::new("a-very-long-interface-name")).contains("at most 15"));
