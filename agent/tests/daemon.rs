@@ -91,16 +91,43 @@ shutdown_grace = "3s"
     path
 }
 
-fn start_daemon(config: &Path, log: &Path) -> Child {
+/// The daemon's process; killed if a test fails before stopping it (it would outlive the
+/// test otherwise, capturing on a veth that no longer exists).
+struct Daemon(Child);
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start_daemon(config: &Path, log: &Path) -> Daemon {
     let log = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
-    Command::new(env!("CARGO_BIN_EXE_vtcq"))
+    let child = Command::new(env!("CARGO_BIN_EXE_vtcq"))
         .args(["run", "--config", config.to_str().unwrap_or_default()])
         .env("VTCQ_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    Daemon(child)
 }
 
 fn wait_ready(api: SocketAddr, log: &Path) {
