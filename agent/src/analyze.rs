@@ -17,6 +17,114 @@ use vtcq_reporter::{CallIdentity, CloudService, QualityRequest};
 use crate::cli::{AnalyzeArgs, Format};
 use crate::table;
 
+/// Files at least this large are read on a second thread (see [`Prefetch`]).
+const PREFETCH_MIN_BYTES: u64 = 8 << 20;
+/// Size of one chunk the prefetch thread reads, and how many may wait.
+const PREFETCH_CHUNK: usize = 1 << 20;
+const PREFETCH_DEPTH: usize = 4;
+
+/// The capture file, read ahead on a second thread for large files: copying a file out of
+/// the page cache costs the kernel about as much as analysing it costs us, and the two
+/// overlap (the analysis itself stays on one thread). Small files are read directly.
+/// At most `PREFETCH_DEPTH + 2` chunks exist at once; they are recycled, not reallocated.
+enum Prefetch {
+    Direct(File),
+    Threaded {
+        chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+        recycle: std::sync::mpsc::Sender<Vec<u8>>,
+        current: Vec<u8>,
+        at: usize,
+    },
+}
+
+impl Prefetch {
+    fn new(file: File, size: u64) -> Prefetch {
+        if size < PREFETCH_MIN_BYTES {
+            return Prefetch::Direct(file);
+        }
+        // A second handle for the thread, so that if it cannot start the file is still ours.
+        let Ok(handle) = file.try_clone() else {
+            return Prefetch::Direct(file);
+        };
+        let (chunk_tx, chunks) = std::sync::mpsc::sync_channel(PREFETCH_DEPTH);
+        let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+        let spawned = std::thread::Builder::new()
+            .name("capture-read".to_owned())
+            .spawn(move || read_ahead(handle, &chunk_tx, &recycled));
+        match spawned {
+            Ok(_) => Prefetch::Threaded {
+                chunks,
+                recycle,
+                current: Vec::new(),
+                at: 0,
+            },
+            Err(_) => Prefetch::Direct(file),
+        }
+    }
+}
+
+/// The prefetch thread: fills recycled chunks until end of file or an error (sent on).
+fn read_ahead(
+    mut file: File,
+    chunks: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    recycled: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    use std::io::Read;
+    loop {
+        let mut chunk = recycled.try_recv().unwrap_or_default();
+        chunk.resize(PREFETCH_CHUNK, 0);
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match file.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = chunks.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if filled == 0 {
+            return; // end of file: dropping the sender says so
+        }
+        chunk.truncate(filled);
+        if chunks.send(Ok(chunk)).is_err() {
+            return; // the analysis stopped early
+        }
+    }
+}
+
+impl std::io::Read for Prefetch {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Prefetch::Direct(file) => file.read(buf),
+            Prefetch::Threaded {
+                chunks,
+                recycle,
+                current,
+                at,
+            } => {
+                if *at == current.len() {
+                    match chunks.recv() {
+                        Ok(Ok(next)) => {
+                            let done = std::mem::replace(current, next);
+                            let _ = recycle.send(done);
+                            *at = 0;
+                        }
+                        Ok(Err(e)) => return Err(e),
+                        Err(_) => return Ok(0), // end of file
+                    }
+                }
+                let n = buf.len().min(current.len() - *at);
+                buf[..n].copy_from_slice(&current[*at..*at + n]);
+                *at += n;
+                Ok(n)
+            }
+        }
+    }
+}
+
 /// Files smaller than this finish before a progress line would help.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
@@ -26,7 +134,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     // The reader buffers by itself (64 KiB chunks); a second buffer only costs cache.
-    let mut reader = match CaptureReader::new(file) {
+    let mut reader = match CaptureReader::new(Prefetch::new(file, size)) {
         Ok(reader) => reader,
         Err(CaptureError::NotACapture) => {
             bail!("{} is not a pcap or pcapng capture file", path.display())
@@ -246,5 +354,49 @@ impl Progress {
         if self.shown {
             eprint!("\r{:70}\r", "");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn prefetch_reads_exactly_the_file_across_chunk_boundaries() {
+        let path = std::env::temp_dir().join(format!("vtcq-prefetch-{}", std::process::id()));
+        // Not a multiple of the chunk size, so the last chunk is short.
+        let len = PREFETCH_MIN_BYTES as usize + 3 * PREFETCH_CHUNK + 12_345;
+        let mut state = 0x9E37_79B9_u32;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
+        std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = Prefetch::new(file, len as u64);
+        assert!(matches!(reader, Prefetch::Threaded { .. }));
+        // Odd read sizes, as a parser asks for them.
+        let mut read = Vec::with_capacity(len);
+        let mut buf = vec![0u8; 70_001];
+        for size in [1usize, 16, 65_536, 70_001, 3].iter().cycle() {
+            let n = reader
+                .read(&mut buf[..*size])
+                .unwrap_or_else(|e| panic!("{e}"));
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(read.len(), bytes.len());
+        assert!(read == bytes, "the bytes differ");
+        // Small files are read directly.
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(Prefetch::new(file, 1_000), Prefetch::Direct(_)));
+        let _ = std::fs::remove_file(&path);
     }
 }
