@@ -24,7 +24,10 @@ cargo fuzz build -s none
 status=0
 for target in $(cargo fuzz list); do
     mkdir -p "corpus/$target"
-    cp -n "seeds/$target"/* "corpus/$target/" 2>/dev/null || true
+    # Seeds, and every input that once crashed this target.
+    for dir in "seeds/$target" "regressions/$target"; do
+        if [ -d "$dir" ]; then cp "$dir"/* "corpus/$target/"; fi
+    done
     echo "== $target (${SECONDS_PER_TARGET}s)"
     # -runs is not used: a time bound keeps the whole run predictable on any machine.
     if ! cargo fuzz run -s none "$target" "corpus/$target" -- \
