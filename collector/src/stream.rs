@@ -362,7 +362,11 @@ impl RtpStream {
                 }
                 self.probation_packets += 1;
                 self.probation_bytes += udp_payload_len as u64;
-                self.last_seen = now;
+                // The latest capture time, as for counted packets: capture clocks can step
+                // back, and the span must not run backwards.
+                if now > self.last_seen {
+                    self.last_seen = now;
+                }
                 return verdict;
             }
             SeqVerdict::Validated => {
@@ -729,5 +733,26 @@ mod tests {
         let avg = stream.own_loss().average_percent().unwrap_or_default();
         assert!((avg - 10.0).abs() < 0.2, "{avg}");
         assert!(stream.own_loss().count() >= 2);
+    }
+
+    /// Found by the `analyzer` fuzz target: a packet still in probation that was captured
+    /// before the stream's first packet (capture clocks step back: NTP corrections, merged
+    /// multi-queue captures) moved `last_seen` before `first_seen`, so the stream's span,
+    /// and the stream table's duration, ran backwards.
+    #[test]
+    fn a_probation_packet_captured_earlier_does_not_reverse_the_span() {
+        let start = Timestamp::from_nanos(10_000_000_000);
+        let mut stream = RtpStream::new(start, &hdr(100, 0));
+        let rate = Some((8_000, ClockRateSource::Rfc3551));
+        stream.on_packet(start, &hdr(100, 0), 172, rate, 5_000_000_000);
+        // Not the next sequence number: probation restarts, the packet is held.
+        let earlier = Timestamp::from_nanos(4_000_000_000);
+        stream.on_packet(earlier, &hdr(200, 160), 172, rate, 5_000_000_000);
+        let (first, last) = stream.span();
+        assert_eq!(first, start);
+        assert_eq!(
+            last, start,
+            "the latest capture time seen, as for valid packets"
+        );
     }
 }

@@ -65,13 +65,17 @@ impl<R: Read> Source<R> {
     pub(crate) fn fill(&mut self, n: usize) -> io::Result<usize> {
         while self.end - self.start < n {
             if self.buf.len() - self.start < n {
-                // Not enough room after `start`: move the tail to the front, and grow if
-                // the record is bigger than the whole buffer. Growth at most doubles per
-                // step, so memory follows the bytes actually read.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < n {
+                // Not enough room after `start`: move the tail to the front (once), and
+                // grow if the record is bigger than the whole buffer, but only when the
+                // buffer is full. Growth at most doubles and only once the bytes have
+                // arrived, so memory follows the bytes actually read, however few bytes
+                // each `read` returns.
+                if self.start > 0 {
+                    self.buf.copy_within(self.start..self.end, 0);
+                    self.end -= self.start;
+                    self.start = 0;
+                }
+                if self.buf.len() < n && self.end == self.buf.len() {
                     let grown = self.buf.len().saturating_mul(2).min(n);
                     self.buf.resize(grown.max(INITIAL_BUFFER), 0);
                 }
@@ -119,5 +123,55 @@ impl<R: Read> Source<R> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that returns one byte per `read`, like a slow pipe or socket.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&b, rest)), Some(slot)) => {
+                    *slot = b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    /// Found by the `capture_reader` fuzz target (slow units, 300 MB RSS): the buffer
+    /// doubled on every `read` call rather than when it was full, so a record length near
+    /// `MAX_RECORD_LEN` in a file of a few hundred bytes, read from a source that returns
+    /// a few bytes per call, allocated (and zeroed) hundreds of MiB.
+    #[test]
+    fn a_lying_length_grows_the_buffer_only_as_bytes_arrive() {
+        let data = vec![7u8; 1000];
+        let mut src = Source::new(OneByte(&data));
+        assert_eq!(src.fill(200 * 1024 * 1024).ok(), Some(1000));
+        assert_eq!(
+            src.buf.len(),
+            INITIAL_BUFFER,
+            "grew without the bytes to fill it"
+        );
+        assert_eq!(src.data(), &data[..]);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_buffer_is_read_through_short_reads() {
+        let data: Vec<u8> = (0..3 * INITIAL_BUFFER + 5).map(|i| i as u8).collect();
+        let mut src = Source::new(OneByte(&data));
+        assert_eq!(src.fill(10).ok(), Some(10));
+        src.consume(3);
+        let want = data.len() - 3;
+        assert_eq!(src.fill(want).ok(), Some(want));
+        assert_eq!(src.data(), &data[3..]);
+        assert!(src.buf.len() <= 2 * data.len(), "{}", src.buf.len());
     }
 }
