@@ -82,7 +82,9 @@ impl CallControl for FakeControl {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
+        // Timers as in the daemon's runtime: the router bounds each request's time.
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .expect("a current-thread runtime")
     })
@@ -141,6 +143,7 @@ fuzz_target!(|data: &[u8]| {
         listen: Listen::Tcp(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)),
         bearer_token: with_token.then(|| Secret::new(TOKEN)),
         max_body_bytes: MAX_BODY,
+        ..ApiConfig::default()
     };
     let control = Arc::new(FakeControl::default());
     let service = api::service(config, control);
