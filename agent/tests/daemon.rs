@@ -160,6 +160,44 @@ fn register(api: SocketAddr, net: &Net) {
     assert_eq!(status, 201, "{text}");
 }
 
+/// What every live test starts from: a scratch folder, the veth pair `10.213.<tag>.0/30`,
+/// a fake Graph, a free port for the API and a config file pointing at all of them.
+struct Rig {
+    scratch: Scratch,
+    net: Net,
+    fake: FakeGraph,
+    api: SocketAddr,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+async fn rig(name: &str, tag: u32) -> Rig {
+    let scratch = Scratch::new("vtcq-daemon", name);
+    let net = Net::new("vtq", tag, &format!("10.213.{tag}"));
+    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = write_config(&scratch, &net, &fake.url(), api);
+    let log = scratch.path("daemon.log");
+    Rig {
+        scratch,
+        net,
+        fake,
+        api,
+        config,
+        log,
+    }
+}
+
+/// Starts the daemon, waits until it is ready, and registers the test call.
+fn start_registered(config: &Path, log: &Path, api: SocketAddr, net: &Net) -> Daemon {
+    let daemon = start_daemon(config, log);
+    wait_ready(api, log);
+    register(api, net);
+    daemon
+}
+
 struct Peers {
     bot: Child,
     device: Child,
@@ -240,17 +278,15 @@ async fn live_call_over_veth_is_measured_and_delivered() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("vtcq-daemon", "live");
-    let net = Net::new("vtq", 101, "10.213.101");
-    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = write_config(&scratch, &net, &fake.url(), api);
-    let log = scratch.path("daemon.log");
-    let mut daemon = start_daemon(&config, &log);
-    wait_ready(api, &log);
-    register(api, &net);
+    let Rig {
+        scratch,
+        net,
+        fake,
+        api,
+        config,
+        log,
+    } = rig("live", 101).await;
+    let mut daemon = start_registered(&config, &log, api, &net);
 
     let mut peers = start_peers(&net, &scratch, 8);
     let _ = peers.bot.wait();
@@ -326,19 +362,17 @@ async fn sigterm_mid_call_spools_the_record_and_delivers_it_after_restart() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("vtcq-daemon", "sigterm");
-    let net = Net::new("vtq", 102, "10.213.102");
+    let Rig {
+        scratch,
+        net,
+        fake: down,
+        api,
+        config,
+        log,
+    } = rig("sigterm", 102).await;
     // Graph is down during the first run.
-    let down = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     down.script_graph((0..10_000).map(|_| ScriptedResponse::status(503)));
-    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = write_config(&scratch, &net, &down.url(), api);
-    let log = scratch.path("daemon.log");
-    let mut daemon = start_daemon(&config, &log);
-    wait_ready(api, &log);
-    register(api, &net);
+    let mut daemon = start_registered(&config, &log, api, &net);
     let mut peers = start_peers(&net, &scratch, 6);
     tokio::time::sleep(Duration::from_secs(3)).await;
     sigterm(&daemon);
@@ -463,17 +497,15 @@ async fn a_flood_of_hostile_flows_keeps_memory_bounded_and_the_call_correct() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("vtcq-daemon", "flood");
-    let net = Net::new("vtq", 103, "10.213.103");
-    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = write_config(&scratch, &net, &fake.url(), api);
-    let log = scratch.path("daemon.log");
-    let mut daemon = start_daemon(&config, &log);
-    wait_ready(api, &log);
-    register(api, &net);
+    let Rig {
+        scratch,
+        net,
+        fake: _graph,
+        api,
+        config,
+        log,
+    } = rig("flood", 103).await;
+    let mut daemon = start_registered(&config, &log, api, &net);
     let mut peers = start_peers(&net, &scratch, 14);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let heap_before = status_kib(daemon.id(), "RssAnon");
@@ -561,17 +593,15 @@ async fn capture_recovers_when_the_interface_goes_down_and_comes_back() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("vtcq-daemon", "ifdown");
-    let net = Net::new("vtq", 104, "10.213.104");
-    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = write_config(&scratch, &net, &fake.url(), api);
-    let log = scratch.path("daemon.log");
-    let mut daemon = start_daemon(&config, &log);
-    wait_ready(api, &log);
-    register(api, &net);
+    let Rig {
+        scratch,
+        net,
+        fake: _graph,
+        api,
+        config,
+        log,
+    } = rig("ifdown", 104).await;
+    let mut daemon = start_registered(&config, &log, api, &net);
     let mut peers = start_peers(&net, &scratch, 10);
 
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -626,8 +656,14 @@ async fn a_full_disk_keeps_the_record_in_memory_until_there_is_room() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let scratch = Scratch::new("vtcq-daemon", "fulldisk");
-    let net = Net::new("vtq", 105, "10.213.105");
+    let Rig {
+        scratch,
+        net,
+        fake,
+        api,
+        config,
+        log,
+    } = rig("fulldisk", 105).await;
     // The spool on a 256 KiB tmpfs of its own.
     let spool = scratch.path("spool");
     std::fs::create_dir_all(&spool).unwrap_or_else(|e| panic!("{e}"));
@@ -648,16 +684,8 @@ async fn a_full_disk_keeps_the_record_in_memory_until_there_is_room() {
     }
     let _unmount = Unmount(spool.clone());
     // Graph is down, so the record has to stay spooled (or in memory).
-    let fake = FakeGraph::start(FakeGraphConfig::with_secret(TENANT, CLIENT, SECRET))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     fake.script_graph((0..10_000).map(|_| ScriptedResponse::status(503)));
-    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = write_config(&scratch, &net, &fake.url(), api);
-    let log = scratch.path("daemon.log");
-    let mut daemon = start_daemon(&config, &log);
-    wait_ready(api, &log);
-    register(api, &net);
+    let mut daemon = start_registered(&config, &log, api, &net);
     // The filesystem fills up during the call: its record cannot be written when it ends.
     let filler = spool.join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 512 * 1024]);
