@@ -354,27 +354,15 @@ impl ApiServer {
         } = self;
         let socket_file = match listener {
             Bound::Tcp(listener) => {
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => connections.serve(stream, &router),
-                            Err(e) => accept_failed(e).await,
-                        },
-                        () = &mut shutdown => break,
-                    }
-                }
+                let listener = &listener;
+                let accept = move || async move { listener.accept().await.map(|(s, _)| s) };
+                accept_until(accept, &connections, &router, shutdown.as_mut()).await;
                 None
             }
             Bound::Unix(listener, path) => {
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => connections.serve(stream, &router),
-                            Err(e) => accept_failed(e).await,
-                        },
-                        () = &mut shutdown => break,
-                    }
-                }
+                let listener = &listener;
+                let accept = move || async move { listener.accept().await.map(|(s, _)| s) };
+                accept_until(accept, &connections, &router, shutdown.as_mut()).await;
                 Some(path)
             }
         };
@@ -387,6 +375,28 @@ impl ApiServer {
             }
         }
         Ok(())
+    }
+}
+
+/// Hands each accepted connection to `connections` until `shutdown` completes; the caller
+/// then drops the listener.
+async fn accept_until<Io, Accepted>(
+    mut accept: impl FnMut() -> Accepted,
+    connections: &Connections,
+    router: &Router,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) where
+    Accepted: Future<Output = std::io::Result<Io>>,
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    loop {
+        tokio::select! {
+            accepted = accept() => match accepted {
+                Ok(io) => connections.serve(io, router),
+                Err(e) => accept_failed(e).await,
+            },
+            () = &mut shutdown => return,
+        }
     }
 }
 
