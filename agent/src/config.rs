@@ -328,9 +328,9 @@ fn build_raw(
 /// A config file that holds a secret itself (`graph.client_secret`) must not be readable by
 /// every user. A warning, like the secret files' (see `warn_if_readable_by_others`).
 fn warn_if_secret_file_is_readable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let world_readable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
-    if !world_readable {
+    // The merged configuration cannot tell the file's secret from the environment's, so
+    // the file is read on its own; only when others can read it, which is rare.
+    if !vtcq_reporter::settings::is_readable_by_others(path) {
         return;
     }
     let holds_secret = config::Config::builder()

@@ -196,14 +196,22 @@ fn read_secret_file(key: &'static str, path: &Path) -> Result<Secret, SettingsEr
 /// A secret file others can read is worth a warning (not an error: containers often
 /// mount secrets 0644 inside a private filesystem).
 pub fn warn_if_readable_by_others(key: &'static str, path: &Path) {
+    if is_readable_by_others(path) {
+        tracing::warn!(key, path = %path.display(), "secret file is readable by every user; chmod o-r it");
+    }
+}
+
+/// True when `path` exists and every user may read it (the "other" read bit).
+pub fn is_readable_by_others(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o004 != 0 {
-                tracing::warn!(key, path = %path.display(), "secret file is readable by every user; chmod o-r it");
-            }
-        }
+        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o004 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
     }
 }
 
