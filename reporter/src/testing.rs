@@ -396,6 +396,32 @@ impl FakeGraph {
     }
 }
 
+/// Collects what a tracing subscriber writes, for tests that check logs (e.g. that no
+/// secret is in them): `fmt().with_writer(move || buffer.clone())`.
+#[derive(Clone, Debug, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A reqwest client for tests on tokio's paused clock: no timeouts and no idle-pool
 /// timer. tokio auto-advances a paused clock to the next timer whenever the runtime is
 /// idle, which includes waiting for a real socket: any pending timer would fire at once

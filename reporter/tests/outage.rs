@@ -19,7 +19,7 @@ use vtcq_reporter::retry::RetryPolicy;
 use vtcq_reporter::secret::Secret;
 use vtcq_reporter::settings::GraphSettings;
 use vtcq_reporter::spool::{Spool, SpoolLimits};
-use vtcq_reporter::testing::{paused_clock_client, FakeGraph, FakeGraphConfig};
+use vtcq_reporter::testing::{paused_clock_client, FakeGraph, FakeGraphConfig, LogBuffer};
 use vtcq_reporter::token::Credential;
 
 const TENANT: &str = "t";
@@ -68,29 +68,6 @@ impl Proxy {
     }
 }
 
-/// Log lines, captured from the tracing subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-}
-
 fn body(n: usize) -> String {
     // About 1 KB, like a real three-channel record.
     format!(
@@ -101,7 +78,7 @@ fn body(n: usize) -> String {
 
 #[tokio::test(start_paused = true)]
 async fn an_hour_without_graph_drops_only_the_oldest_and_only_at_the_bound() {
-    let logs = Captured::default();
+    let logs = LogBuffer::default();
     let writer = logs.clone();
     let _guard = tracing::subscriber::set_default(
         tracing_subscriber::fmt()

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use vtcq_reporter::cloud::ApiVersion;
 use vtcq_reporter::secret::Secret;
-use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, ScriptedResponse};
+use vtcq_reporter::testing::{FakeGraph, FakeGraphConfig, LogBuffer, ScriptedResponse};
 use vtcq_reporter::token::{
     AccessToken, CertificateCredential, Credential, JwtAlgorithm, TokenError, TokenProvider,
 };
@@ -747,24 +747,6 @@ async fn the_fake_token_endpoint_refuses_replayed_and_foreign_assertions() {
         .contains("replayed"));
 }
 
-/// Collects what a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The process-wide subscriber, writing into one buffer. Global, not per-thread: with
 /// `set_default`, tests on other threads can leave a callsite's cached interest at "never"
 /// and this test would miss its own events.
@@ -803,8 +785,7 @@ async fn logs_name_outcomes_and_expiry_but_no_values() {
     fake_secret.script_token([ScriptedResponse::status(503).header("Retry-After", "3")]);
     assert!(secret_provider(&fake_secret, SECRET).token().await.is_err());
 
-    let logs =
-        String::from_utf8_lossy(&buffer.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let logs = buffer.text();
     assert!(
         logs.contains("access token fetched") && logs.contains("expires_in_s="),
         "{logs}"

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -1216,24 +1215,11 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 
 // ---- logging and the contract ---------------------------------------------------------
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // The default `#[tokio::test]` runtime is single-threaded, so the server's tasks log
 // through this thread's default subscriber.
 #[tokio::test]
 async fn requests_are_logged_without_the_token() {
-    let captured = Captured::default();
+    let captured = vtcq_reporter::testing::LogBuffer::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
@@ -1262,7 +1248,7 @@ async fn requests_are_logged_without_the_token() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     h.shutdown().await;
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let put_line = log
         .lines()
         .find(|l| l.contains("method=PUT"))
