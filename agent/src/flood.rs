@@ -91,20 +91,23 @@ fn payload(rng: &mut Rng, out: &mut Vec<u8>) {
             out.push(pt);
             out.extend_from_slice(&(rng.next_u64() as u16).to_be_bytes()); // length in words
             let len = below(rng, 120) as usize;
-            while out.len() < 4 + len {
-                out.extend_from_slice(&rng.next_u64().to_be_bytes());
-            }
-            out.truncate(4 + len);
+            random_bytes(rng, out, len);
         }
         // Anything at all.
         _ => {
             let len = below(rng, 300) as usize;
-            while out.len() < len {
-                out.extend_from_slice(&rng.next_u64().to_be_bytes());
-            }
-            out.truncate(len);
+            random_bytes(rng, out, len);
         }
     }
+}
+
+/// Appends `len` random bytes to `out`.
+fn random_bytes(rng: &mut Rng, out: &mut Vec<u8>, len: usize) {
+    let end = out.len() + len;
+    while out.len() < end {
+        out.extend_from_slice(&rng.next_u64().to_be_bytes());
+    }
+    out.truncate(end);
 }
 
 /// Sends the frames; prints `sent N frames in T s`.

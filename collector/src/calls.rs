@@ -304,7 +304,7 @@ impl CallTracker {
             .active
             .values()
             .flat_map(|call| call.specs.iter().map(|spec| spec.local_port));
-        self.analyzer.set_protected_ports(ports.collect::<Vec<_>>());
+        self.analyzer.set_protected_ports(ports);
     }
 
     /// Ends a call (the bot's request, or shutdown). Idempotent: a call that already ended
