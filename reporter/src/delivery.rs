@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::settings::GraphSettings;
 use crate::spool::{RecordId, Spool, SpoolError};
-use crate::token::{AccessToken, TokenProvider};
+use crate::token::{AccessToken, TokenError, TokenProvider};
 
 /// Delivery counters, exported as metrics by the daemon.
 #[derive(Debug, Default)]
@@ -128,34 +128,14 @@ impl GraphPoster {
     pub async fn attempt(&self, record: &str, body: &[u8]) -> Attempt {
         let token = match self.tokens.token().await {
             Ok(token) => token,
-            Err(e) if e.is_retryable() => {
-                return Attempt::Transient {
-                    reason: format!("token endpoint: {e}"),
-                    retry_after: e.retry_after(),
-                }
-            }
-            Err(e) => {
-                return Attempt::Blocked {
-                    reason: format!("token endpoint refused the credentials: {e}"),
-                }
-            }
+            Err(e) => return token_failure(&e),
         };
         match self.send(record, body, &token).await {
             Attempt::Rejected { status: 401, .. } => {
                 tracing::info!(record, "graph answered 401; refreshing the token once");
                 let fresh = match self.tokens.refresh_after_unauthorized(&token).await {
                     Ok(fresh) => fresh,
-                    Err(e) if e.is_retryable() => {
-                        return Attempt::Transient {
-                            reason: format!("token endpoint: {e}"),
-                            retry_after: e.retry_after(),
-                        }
-                    }
-                    Err(e) => {
-                        return Attempt::Blocked {
-                            reason: format!("token endpoint refused the credentials: {e}"),
-                        }
-                    }
+                    Err(e) => return token_failure(&e),
                 };
                 match self.send(record, body, &fresh).await {
                     Attempt::Rejected {
@@ -231,6 +211,20 @@ impl GraphPoster {
                 .filter_map(|name| header_str(&headers, name).map(|v| ((*name).to_owned(), v)))
                 .collect(),
             body: text,
+        }
+    }
+}
+
+/// A token that could not be had: retried later, or delivery is blocked (credentials).
+fn token_failure(e: &TokenError) -> Attempt {
+    if e.is_retryable() {
+        Attempt::Transient {
+            reason: format!("token endpoint: {e}"),
+            retry_after: e.retry_after(),
+        }
+    } else {
+        Attempt::Blocked {
+            reason: format!("token endpoint refused the credentials: {e}"),
         }
     }
 }
