@@ -9,32 +9,26 @@ use vtcq_collector::analyzer::{Analyzer, AnalyzerConfig};
 use vtcq_collector::capture::LinkType;
 use vtcq_collector::clock::{static_clock_rate, ClockRateSource};
 use vtcq_collector::stats::SampleHistogram;
-use vtcq_collector::stream::{RtpHeaderInfo, RtpStream};
+use vtcq_collector::stream::RtpStream;
 use vtcq_collector::synth::Rng;
 use vtcq_collector::wire::demux::classify;
 use vtcq_collector::wire::link::decode_udp;
 use vtcq_collector::wire::rtcp::Compound;
-use vtcq_collector::wire::rtp::RtpPacket;
+use vtcq_collector::wire::rtp::{RtpHeader, RtpPacket};
 use vtcq_collector::Timestamp;
 use vtcq_reporter::{CallIdentity, CloudService, QualityRequest};
 
 /// Every RTP packet of the sample's busiest stream (the device's video: reordered by
 /// jitter, with loss), as the analyzer hands them to `RtpStream::on_packet`.
-fn busiest_stream(frames: &[(Timestamp, Vec<u8>)]) -> Vec<(Timestamp, RtpHeaderInfo, usize)> {
-    let mut packets: Vec<(Timestamp, RtpHeaderInfo, usize)> = frames
+fn busiest_stream(frames: &[(Timestamp, Vec<u8>)]) -> Vec<(Timestamp, RtpHeader, usize)> {
+    let mut packets: Vec<(Timestamp, RtpHeader, usize)> = frames
         .iter()
         .filter_map(|(ts, f)| {
             let udp = decode_udp(LinkType::Ethernet, f).ok()?;
             let rtp = RtpPacket::new_checked(udp.payload).ok()?;
             (udp.payload.len() > 1 && !(200..=207).contains(&udp.payload[1])).then_some((
                 *ts,
-                RtpHeaderInfo {
-                    ssrc: rtp.ssrc(),
-                    sequence_number: rtp.sequence_number(),
-                    timestamp: rtp.timestamp(),
-                    payload_type: rtp.payload_type(),
-                    marker: rtp.marker(),
-                },
+                rtp.header(),
                 udp.payload_len,
             ))
         })

@@ -17,7 +17,7 @@ use crate::capture::LinkType;
 use crate::clock::ClockRateMap;
 use crate::rtt::{self, ChainLink, Histories, SR_HISTORY};
 use crate::stats::{ActivityTracker, DurationSamples, LossSamples};
-use crate::stream::{RtpHeaderInfo, RtpStream, SeqVerdict};
+use crate::stream::{RtpStream, SeqVerdict};
 use crate::summary::{ChannelQuality, DirectionQuality, KindSource, MediaKind, Metric, Source};
 use crate::wire::demux::{classify, PayloadClass};
 use crate::wire::link::{decode_udp, LinkError};
@@ -748,13 +748,7 @@ impl Analyzer {
             self.counters.rtp_malformed += 1;
             return;
         };
-        let header = RtpHeaderInfo {
-            ssrc: packet.ssrc(),
-            sequence_number: packet.sequence_number(),
-            timestamp: packet.timestamp(),
-            payload_type: packet.payload_type(),
-            marker: packet.marker(),
-        };
+        let header = packet.header();
         let local_port = self.local_port(src, dst);
         let rate = match local_port {
             Some(port) => self.config.clock_rates.lookup(&[port], header.payload_type),

@@ -5,6 +5,7 @@
 
 use crate::clock::{ClockRateSource, RateInference};
 use crate::stats::{DurationSamples, LossSamples};
+use crate::wire::rtp::RtpHeader;
 use crate::Timestamp;
 
 const RTP_SEQ_MOD: u32 = 1 << 16;
@@ -216,21 +217,6 @@ impl JitterEstimator {
     }
 }
 
-/// The identity of a stream: SSRC and payload type as first seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RtpHeaderInfo {
-    /// SSRC.
-    pub ssrc: u32,
-    /// Sequence number.
-    pub sequence_number: u16,
-    /// RTP timestamp.
-    pub timestamp: u32,
-    /// Payload type.
-    pub payload_type: u8,
-    /// Marker bit.
-    pub marker: bool,
-}
-
 /// One RTP stream's statistics.
 ///
 /// The layout is fixed (`repr(C)`, aligned to a cache line) so that what every packet
@@ -294,7 +280,7 @@ pub type ResolvedRate = Option<(u32, ClockRateSource)>;
 
 impl RtpStream {
     /// A new stream whose first packet is `header`.
-    pub fn new(now: Timestamp, header: &RtpHeaderInfo) -> Self {
+    pub fn new(now: Timestamp, header: &RtpHeader) -> Self {
         RtpStream {
             ssrc: header.ssrc,
             table_base: i64::from(header.sequence_number),
@@ -335,7 +321,7 @@ impl RtpStream {
     pub fn on_packet(
         &mut self,
         now: Timestamp,
-        header: &RtpHeaderInfo,
+        header: &RtpHeader,
         udp_payload_len: usize,
         configured_rate: ResolvedRate,
         sample_every_nanos: i64,
@@ -596,8 +582,8 @@ mod tests {
         assert!(offset_of!(RtpStream, inference) + 8 <= 192);
     }
 
-    fn hdr(seq: u16, ts: u32) -> RtpHeaderInfo {
-        RtpHeaderInfo {
+    fn hdr(seq: u16, ts: u32) -> RtpHeader {
+        RtpHeader {
             ssrc: 1,
             sequence_number: seq,
             timestamp: ts,

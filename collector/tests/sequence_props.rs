@@ -4,7 +4,8 @@
 //! (within A.1's misorder window), then fed to one [`RtpStream`].
 
 use proptest::prelude::*;
-use vtcq_collector::stream::{RtpHeaderInfo, RtpStream, SeqVerdict};
+use vtcq_collector::stream::{RtpStream, SeqVerdict};
+use vtcq_collector::wire::rtp::RtpHeader;
 use vtcq_collector::Timestamp;
 
 /// What the network did to the sender's packets.
@@ -103,7 +104,7 @@ proptest! {
         let order = arrivals(&s);
         let mut stream: Option<RtpStream> = None;
         for (n, &i) in order.iter().enumerate() {
-            let header = RtpHeaderInfo {
+            let header = RtpHeader {
                 ssrc: 0x1234_5678,
                 sequence_number: s.start.wrapping_add(i as u16),
                 timestamp: (i as u32).wrapping_mul(160),

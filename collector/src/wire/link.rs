@@ -28,6 +28,7 @@ use pnet_packet::ipv4::{Ipv4Flags, Ipv4Packet};
 use pnet_packet::ipv6::Ipv6Packet;
 use pnet_packet::udp::UdpPacket;
 
+use super::bytes::{read_be16, read_be32};
 use crate::capture::LinkType;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -157,18 +158,6 @@ enum Ip<'a> {
     V6(&'a [u8]),
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(
-        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
 /// Decodes a captured frame of the given link type down to its UDP datagram.
 ///
 /// See the module documentation for what is and isn't accepted.
@@ -185,12 +174,12 @@ pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, 
         }
         LinkType::LinuxSll => {
             // packet type, ARPHRD type, address length, 8 address bytes, protocol.
-            let proto = be16(frame, 14).ok_or(LINK_CUT)?;
+            let proto = read_be16(frame, 14).ok_or(LINK_CUT)?;
             by_ethertype(proto, frame.get(SLL_HEADER_LEN..).ok_or(LINK_CUT)?)?
         }
         LinkType::LinuxSll2 => {
             // protocol first, then reserved, ifindex, ARPHRD, packet type, address.
-            let proto = be16(frame, 0).ok_or(LINK_CUT)?;
+            let proto = read_be16(frame, 0).ok_or(LINK_CUT)?;
             by_ethertype(proto, frame.get(SLL2_HEADER_LEN..).ok_or(LINK_CUT)?)?
         }
         LinkType::RawIp => match frame.first().map(|b| b >> 4) {
@@ -210,7 +199,7 @@ pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, 
             by_address_family(af, frame.get(4..).ok_or(LINK_CUT)?)?
         }
         LinkType::Loop => {
-            let af = be32(frame, 0).ok_or(LINK_CUT)?;
+            let af = read_be32(frame, 0).ok_or(LINK_CUT)?;
             by_address_family(af, frame.get(4..).ok_or(LINK_CUT)?)?
         }
         LinkType::Other(_) => return Err(LinkError::UnsupportedLinkType),
@@ -273,7 +262,7 @@ fn by_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<Ip<'_>, LinkError
                 }
                 // Tag control information (2 bytes), then the inner EtherType.
                 let cut = LinkError::Truncated { layer: Layer::Vlan };
-                ethertype = be16(rest, 2).ok_or(cut)?;
+                ethertype = read_be16(rest, 2).ok_or(cut)?;
                 rest = rest.get(4..).ok_or(cut)?;
             }
             ETHERTYPE_PPPOE_SESSION => return pppoe(rest),
@@ -297,11 +286,11 @@ fn pppoe(b: &[u8]) -> Result<Ip<'_>, LinkError> {
         return Err(bad);
     }
     // The length counts the PPP protocol field and what follows it.
-    let len = usize::from(be16(b, 4).ok_or(cut)?);
+    let len = usize::from(read_be16(b, 4).ok_or(cut)?);
     if len < 2 {
         return Err(bad);
     }
-    let proto = be16(b, 6).ok_or(cut)?;
+    let proto = read_be16(b, 6).ok_or(cut)?;
     // Bound by the PPPoE length (drops Ethernet padding) or by what was captured.
     let end = (6 + len).min(b.len());
     let payload = b.get(8..end).unwrap_or(&[]);
@@ -387,7 +376,7 @@ fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
             IPPROTO_FRAGMENT => {
                 need(pos + 8)?;
                 let nh = b.get(pos).copied();
-                let offset_flags = be16(b, pos + 2);
+                let offset_flags = read_be16(b, pos + 2);
                 let (Some(nh), Some(offset_flags)) = (nh, offset_flags) else {
                     return Err(LinkError::Truncated { layer: Layer::Ipv6 });
                 };
@@ -624,7 +613,7 @@ mod tests {
     fn ethernet_ipv4_fast_path_agrees_with_the_general_path() {
         fn general(frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
             let cut = LinkError::Truncated { layer: Layer::Link };
-            let ethertype = be16(frame, 12).ok_or(cut)?;
+            let ethertype = read_be16(frame, 12).ok_or(cut)?;
             match by_ethertype(ethertype, frame.get(ETHERNET_HEADER_LEN..).ok_or(cut)?)? {
                 Ip::V4(b) => ipv4(b),
                 Ip::V6(b) => ipv6(b),

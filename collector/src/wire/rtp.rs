@@ -30,6 +30,8 @@
 use std::iter::FusedIterator;
 use std::slice::ChunksExact;
 
+use super::bytes::{be16, be32};
+
 /// Length of the fixed RTP header (no CSRCs, no extension).
 pub const FIXED_HEADER_LEN: usize = 12;
 
@@ -65,24 +67,6 @@ pub enum RtpError {
     /// An RFC 8285 extension element runs past the end of the extension block.
     #[error("header extension element runs past the end of the extension block")]
     ExtensionElementOverflow,
-}
-
-/// Reads a big-endian `u16` at `off`; 0 if out of range (never after validation).
-#[inline]
-fn be16(buf: &[u8], off: usize) -> u16 {
-    off.checked_add(2)
-        .and_then(|end| buf.get(off..end))
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u16::from_be_bytes)
-}
-
-/// Reads a big-endian `u32` at `off`; 0 if out of range (never after validation).
-#[inline]
-fn be32(buf: &[u8], off: usize) -> u32 {
-    off.checked_add(4)
-        .and_then(|end| buf.get(off..end))
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u32::from_be_bytes)
 }
 
 /// A validated, zero-copy view of one RTP packet.
@@ -225,6 +209,18 @@ impl<'a> RtpPacket<'a> {
     #[inline]
     pub fn ssrc(&self) -> u32 {
         be32(self.buf, 8)
+    }
+
+    /// The fixed-header fields the statistics read of every packet.
+    #[inline]
+    pub fn header(&self) -> RtpHeader {
+        RtpHeader {
+            marker: self.marker(),
+            payload_type: self.payload_type(),
+            sequence_number: self.sequence_number(),
+            timestamp: self.timestamp(),
+            ssrc: self.ssrc(),
+        }
     }
 
     /// The contributing sources, in order.
@@ -394,8 +390,9 @@ impl<'a> Iterator for ExtensionElements<'a> {
 
 impl FusedIterator for ExtensionElements<'_> {}
 
-/// The fixed RTP header fields the traffic generator writes (no CSRCs, no extension,
-/// no padding).
+/// The fixed RTP header fields: what the statistics read of every packet
+/// ([`RtpPacket::header`]) and what the traffic generator writes ([`RtpHeader::write`]:
+/// no CSRCs, no extension, no padding).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RtpHeader {
     /// M bit.

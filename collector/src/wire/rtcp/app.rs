@@ -15,7 +15,9 @@
 //! ```
 
 use super::packet_type::APP;
-use super::{be32, count_field, RtcpError, SubPacket};
+use crate::wire::bytes::be32;
+
+use super::{count_field, RtcpError, SubPacket};
 
 /// Length of the fixed part: header, SSRC and name.
 const FIXED_LEN: usize = 12;

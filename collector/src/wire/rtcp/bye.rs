@@ -20,7 +20,9 @@ use std::iter::FusedIterator;
 use std::slice::ChunksExact;
 
 use super::packet_type::GOODBYE;
-use super::{be32, begin_packet, count_field, finish_packet, RtcpError, SubPacket};
+use crate::wire::bytes::be32;
+
+use super::{begin_packet, count_field, finish_packet, RtcpError, SubPacket};
 
 /// Most sources one BYE can list (SC is 5 bits).
 const MAX_SOURCES: usize = 31;

@@ -17,7 +17,9 @@
 //! PT is 205 (RTPFB) or 206 (PSFB); FMT says which message the FCI holds.
 
 use super::packet_type::{PAYLOAD_FEEDBACK, TRANSPORT_FEEDBACK};
-use super::{be32, count_field, RtcpError, SubPacket};
+use crate::wire::bytes::be32;
+
+use super::{count_field, RtcpError, SubPacket};
 
 /// Length of the fixed part: header and the two SSRCs.
 const FIXED_LEN: usize = 12;

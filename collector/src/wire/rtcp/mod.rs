@@ -162,33 +162,6 @@ pub enum RtcpError {
     },
 }
 
-/// Reads a big-endian `u16` at `off`; 0 if out of range (never after validation).
-#[inline]
-fn be16(buf: &[u8], off: usize) -> u16 {
-    off.checked_add(2)
-        .and_then(|end| buf.get(off..end))
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u16::from_be_bytes)
-}
-
-/// Reads a big-endian `u32` at `off`; 0 if out of range (never after validation).
-#[inline]
-fn be32(buf: &[u8], off: usize) -> u32 {
-    off.checked_add(4)
-        .and_then(|end| buf.get(off..end))
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u32::from_be_bytes)
-}
-
-/// Reads a big-endian `u64` at `off`; 0 if out of range (never after validation).
-#[inline]
-fn be64(buf: &[u8], off: usize) -> u64 {
-    off.checked_add(8)
-        .and_then(|end| buf.get(off..end))
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u64::from_be_bytes)
-}
-
 /// The 5-bit count/FMT/subtype field of a sub-packet.
 #[inline]
 fn count_field(buf: &[u8]) -> u8 {

@@ -44,7 +44,9 @@ use std::iter::FusedIterator;
 use std::slice::ChunksExact;
 
 use super::packet_type::{RECEIVER_REPORT, SENDER_REPORT};
-use super::{be32, be64, begin_packet, count_field, finish_packet, RtcpError, SubPacket};
+use crate::wire::bytes::{be32, be64};
+
+use super::{begin_packet, count_field, finish_packet, RtcpError, SubPacket};
 
 /// Offset of the first report block in a sender report.
 const SR_BLOCKS_OFFSET: usize = 28;

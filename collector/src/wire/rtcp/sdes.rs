@@ -33,7 +33,9 @@
 use std::iter::FusedIterator;
 
 use super::packet_type::SOURCE_DESCRIPTION;
-use super::{be32, begin_packet, count_field, finish_packet, RtcpError, SubPacket};
+use crate::wire::bytes::be32;
+
+use super::{begin_packet, count_field, finish_packet, RtcpError, SubPacket};
 
 /// SDES item type of the canonical name.
 pub const SDES_CNAME: u8 = 1;

@@ -42,7 +42,9 @@ use std::iter::FusedIterator;
 use std::slice::ChunksExact;
 
 use super::packet_type::EXTENDED_REPORT;
-use super::{be16, be32, be64, begin_packet, finish_packet, RtcpError, SubPacket};
+use crate::wire::bytes::{be16, be32, be64};
+
+use super::{begin_packet, finish_packet, RtcpError, SubPacket};
 
 /// Block type of a Receiver Reference Time block.
 const BT_RRTR: u8 = 4;
