@@ -151,7 +151,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let mut analyzer = Analyzer::new(AnalyzerConfig {
         clock_rates,
         local_addrs: args.local.clone(),
-        max_sessions: args.max_flows as usize,
+        max_flows: args.max_flows as usize,
         ..AnalyzerConfig::default()
     });
 
@@ -245,7 +245,7 @@ fn resolve_local(args: &AnalyzeArgs, analyzer: &Analyzer) -> Result<Vec<IpAddr>>
 
 fn rtp_addresses(analyzer: &Analyzer) -> Vec<IpAddr> {
     let mut all: Vec<IpAddr> = analyzer
-        .sessions()
+        .flows()
         .iter()
         .filter(|s| s.has_rtp())
         .flat_map(|s| s.endpoints().map(|e| e.ip()))
@@ -279,16 +279,16 @@ fn warn_about_end(path: impl std::fmt::Display, summary: &CaptureSummary) {
 
 fn warn_about_flow_bound(analyzer: &Analyzer, max_flows: u32) {
     let c = analyzer.counters();
-    if c.sessions_refused > 0 {
+    if c.flows_refused > 0 {
         tracing::warn!(
-            refused_datagrams = c.sessions_refused,
+            refused_datagrams = c.flows_refused,
             max_flows,
             "more flows carried RTP at once than --max-flows allows; datagrams of the flows past it were not analysed (raise --max-flows)"
         );
     }
-    if c.sessions_evicted > 0 {
+    if c.flows_evicted > 0 {
         tracing::warn!(
-            evicted = c.sessions_evicted,
+            evicted = c.flows_evicted,
             max_flows,
             "flows that never carried valid RTP were evicted to stay within --max-flows"
         );

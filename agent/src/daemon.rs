@@ -403,7 +403,7 @@ impl Shared {
                 tracker.analyzer().counters().clone(),
                 tracker.counters().clone(),
                 tracker.active_calls().len() as u64,
-                tracker.analyzer().sessions().len() as u64,
+                tracker.analyzer().flows().len() as u64,
             )
         };
         let mut metrics: Vec<(&str, &str, &str, u64)> = vec![
@@ -420,8 +420,8 @@ impl Shared {
             ),
             ("vtcq_srtcp_packets_total", "counter", "Encrypted RTCP datagrams (counted, not read).", c.srtcp),
             ("vtcq_flows", "gauge", "Flows (endpoint pairs) measured now; bounded by calls.max_flows.", flows),
-            ("vtcq_flows_evicted_total", "counter", "Flows without valid RTP evicted at calls.max_flows (a flood of new flows).", c.sessions_evicted),
-            ("vtcq_flows_refused_total", "counter", "Datagrams of new flows refused at calls.max_flows because every flow carries RTP.", c.sessions_refused),
+            ("vtcq_flows_evicted_total", "counter", "Flows without valid RTP evicted at calls.max_flows (a flood of new flows).", c.flows_evicted),
+            ("vtcq_flows_refused_total", "counter", "Datagrams of new flows refused at calls.max_flows because every flow carries RTP.", c.flows_refused),
             ("vtcq_streams_evicted_total", "counter", "RTP streams evicted past 32 SSRCs per endpoint (random SSRCs).", c.streams_evicted),
             ("vtcq_calls_active", "gauge", "Registered calls not yet ended.", active),
             ("vtcq_calls_registered_total", "counter", "Calls registered.", life.registered),
@@ -774,7 +774,7 @@ async fn run_async(settings: DaemonSettings) -> Result<ExitCode> {
     let shared = Arc::new(Shared {
         tracker: Mutex::new(CallTracker::new(
             AnalyzerConfig {
-                max_sessions: max_flows,
+                max_flows,
                 ..AnalyzerConfig::default()
             },
             local_addresses,

@@ -89,11 +89,11 @@ struct PathCount {
 fn steady_state(frames: &[(Timestamp, Vec<u8>)], split: Timestamp) -> (PathCount, PathCount) {
     let mut analyzer = Analyzer::new(AnalyzerConfig::default());
     let (mut rtp, mut rtcp) = (PathCount::default(), PathCount::default());
-    let mut warm_sessions = 0;
+    let mut warm_flows = 0;
     for (i, (at, frame)) in frames.iter().enumerate() {
         if *at < split {
             analyzer.process_frame(*at, LinkType::Ethernet, frame);
-            warm_sessions = analyzer.sessions().len();
+            warm_flows = analyzer.flows().len();
             continue;
         }
         let class = decode_udp(LinkType::Ethernet, frame).map(|u| classify(u.payload));
@@ -111,11 +111,11 @@ fn steady_state(frames: &[(Timestamp, Vec<u8>)], split: Timestamp) -> (PathCount
             path.offenders.push((i + 1, *at, count, bytes));
         }
     }
-    // Steady state: no session was created after the warm-up.
+    // Steady state: no flow was created after the warm-up.
     assert_eq!(
-        analyzer.sessions().len(),
-        warm_sessions,
-        "a session appeared after warm-up"
+        analyzer.flows().len(),
+        warm_flows,
+        "a flow appeared after warm-up"
     );
     (rtp, rtcp)
 }
@@ -180,14 +180,14 @@ fn an_active_channel_costs_less_than_64_kib() {
         frames_fed += generated.frames.len();
     }
     let bytes = live_bytes() - before;
-    let sessions = analyzer.sessions().len() as i64;
-    let per_channel = bytes / sessions.max(1);
+    let flows = analyzer.flows().len() as i64;
+    let per_channel = bytes / flows.max(1);
     eprintln!(
-        "{sessions} channels warm after {frames_fed} frames: analyzer heap {bytes} B, {per_channel} B per channel (budget {CHANNEL_BUDGET_BYTES} B; a Session is {} B inline, an RtpStream {} B)",
-        std::mem::size_of::<vtcq_collector::analyzer::Session>(),
+        "{flows} flows (one channel each) warm after {frames_fed} frames: analyzer heap {bytes} B, {per_channel} B per channel (budget {CHANNEL_BUDGET_BYTES} B; a Flow is {} B inline, an RtpStream {} B)",
+        std::mem::size_of::<vtcq_collector::analyzer::Flow>(),
         std::mem::size_of::<vtcq_collector::stream::RtpStream>(),
     );
-    assert_eq!(sessions, 1_002);
+    assert_eq!(flows, 1_002);
     assert!(
         per_channel <= CHANNEL_BUDGET_BYTES,
         "{per_channel} B per channel is over the {CHANNEL_BUDGET_BYTES} B budget"

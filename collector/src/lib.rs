@@ -14,8 +14,18 @@
 //!   RTCP compound packets ([`wire::rtcp`]), plus the RFC 7983 / RFC 5761 demultiplexer.
 //! - [`stream`], [`rtt`], [`clock`], [`stats`]: RFC 3550 statistics, round-trip delay,
 //!   clock rates, sample histograms.
-//! - [`analyzer`]: sessions (channels) and their two sides; [`summary`]: the call-end
-//!   results in domain terms.
+//! - [`analyzer`]: flows (the RTP and RTCP between two endpoints) and their two sides,
+//!   one file per stage of a datagram's way.
+//! - [`channel`]: flows seen from the bot, kinded and indexed: the channels of a record;
+//!   [`summary`]: those results in domain terms.
+//! - [`calls`]: the daemon's call lifecycle over one analyzer; [`offline`]: a capture
+//!   file through one analyzer (`vtcq analyze`).
+//!
+//! Vocabulary, used the same way everywhere: a **flow** is the RTP between two endpoints
+//! (address and port), both directions, with its RTCP; a **stream** is one SSRC of one
+//! side of a flow; a **media session** is what the bot registers (or SDP negotiates); a
+//! **channel** is one oriented, kinded, indexed media session of a call as its record
+//! lists it, made of one or more flows.
 //! - [`synth`]: a traffic generator with known truth, for the sample capture, tests and
 //!   benchmarks.
 #![forbid(unsafe_code)]
@@ -23,6 +33,7 @@
 pub mod analyzer;
 pub mod calls;
 pub mod capture;
+pub mod channel;
 pub mod clock;
 pub mod offline;
 pub mod rtt;
@@ -33,6 +44,6 @@ pub mod synth;
 pub mod time;
 pub mod wire;
 
-pub use analyzer::{Analyzer, AnalyzerConfig, Counters, LocalInference};
+pub use analyzer::{Analyzer, AnalyzerConfig, Counters, Flow, LocalInference, Side};
 pub use summary::{ChannelQuality, DirectionQuality, MediaKind, Metric, Source};
 pub use time::Timestamp;

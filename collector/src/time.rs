@@ -49,6 +49,13 @@ impl Timestamp {
     }
 }
 
+/// `d` in nanoseconds, as the signed differences of [`Timestamp`]s are counted
+/// (saturating at `i64::MAX`, about 292 years).
+#[inline]
+pub fn duration_nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

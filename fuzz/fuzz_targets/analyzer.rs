@@ -58,10 +58,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(mean <= max + 1e-9, "{row:?}");
         }
     }
-    for session in analyzer.sessions() {
-        let _ = (session.endpoints(), session.has_rtp(), session.last_rtp());
-        let _ = (session.first_packet(), session.last_packet(), session.packets_by_endpoint());
-        let _ = session.all_streams_said_bye();
+    for flow in analyzer.flows() {
+        let _ = (flow.endpoints(), flow.has_rtp(), flow.last_rtp());
+        let _ = (flow.first_packet(), flow.last_packet(), flow.packets_by_endpoint());
+        let _ = (flow.all_streams_said_bye(), flow.active(), flow.rtcp_mux());
     }
 
     let mut locals: Vec<IpAddr> = match analyzer.infer_local() {
