@@ -556,7 +556,7 @@ impl CallControl for Control {
                     device_name: identity.device_name,
                     registered_at: humantime::format_rfc3339_millis(registered).to_string(),
                     media_sessions: c
-                        .sessions
+                        .media_sessions
                         .iter()
                         .map(|(port, kind, inbound, outbound)| ActiveSession {
                             kind: kind.as_str().to_owned(),

@@ -137,8 +137,8 @@ pub fn run(args: &FloodArgs) -> Result<ExitCode> {
         match sender.send(&frame) {
             Ok(()) => sent += 1,
             // The device queue is full: wait for it rather than count a frame not sent.
-            Err(vtcq_livecap::CaptureError::Io { source, .. })
-                if busy < 1_000_000 && source.raw_os_error() == Some(libc::ENOBUFS) =>
+            Err(vtcq_livecap::CaptureError::Io { cause, .. })
+                if busy < 1_000_000 && cause.raw_os_error() == Some(libc::ENOBUFS) =>
             {
                 busy += 1;
                 std::thread::sleep(Duration::from_micros(50));

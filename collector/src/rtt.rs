@@ -133,7 +133,7 @@ impl ReportHistory {
     }
 }
 
-/// Histories of all SSRCs of one side of a channel (few: a linear scan beats hashing).
+/// Histories of all SSRCs of one side of a flow (few: a linear scan beats hashing).
 #[derive(Clone, Debug, Default)]
 pub struct Histories {
     by_ssrc: Vec<ReportHistory>,

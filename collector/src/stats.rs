@@ -3,8 +3,8 @@
 //! A record's `average*` and `maximum*` fields must be exact, while HdrHistogram keeps
 //! values only to a few significant digits. So each accumulator keeps the histogram (for
 //! percentiles and the shape of the distribution) next to an exact count, sum and maximum.
-//! Histograms are allocated on the first sample: most accumulators of most channels never
-//! see one (the inbound fallback, for instance), and a channel must stay small.
+//! Histograms are allocated on the first sample: most accumulators of most flows never
+//! see one (the inbound fallback, for instance), and a flow must stay small.
 
 use std::time::Duration;
 
@@ -14,8 +14,8 @@ use crate::Timestamp;
 
 /// Significant digits kept by every histogram: 1 % resolution is plenty for percentiles.
 ///
-/// Counts are 16-bit and saturate: a channel keeps up to a dozen histograms, and 16-bit
-/// counts keep a duration histogram at 4.5 KiB (a channel within its 64 KiB budget). A
+/// Counts are 16-bit and saturate: a flow keeps up to a dozen histograms, and 16-bit
+/// counts keep a duration histogram at 4.5 KiB (a flow within its 64 KiB budget). A
 /// bucket saturates only after 65 535 samples of one value bucket (18 hours of one RTCP
 /// report a second landing in the same 1 % bucket), and then only the percentiles bend:
 /// the record's count, mean and maximum are kept exactly beside the histogram.

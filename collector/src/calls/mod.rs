@@ -312,7 +312,7 @@ impl CallTracker {
             .map(|(id, call)| CallStatus {
                 id: id.clone(),
                 registered_at: call.registered_at,
-                sessions: call
+                media_sessions: call
                     .specs
                     .iter()
                     .map(|spec| {

@@ -19,7 +19,7 @@ pub struct MediaSessionSpec {
     pub remote_addr: Option<IpAddr>,
     /// The device's RTP port, when known.
     pub remote_port: Option<u16>,
-    /// Clock rates of the payload types negotiated on this session.
+    /// Clock rates of the payload types negotiated on this media session.
     pub clock_rates: Vec<(u8, u32)>,
 }
 
@@ -72,7 +72,7 @@ pub struct CallStatus {
     /// When it was registered.
     pub registered_at: Timestamp,
     /// Per media session: local port, kind, RTP packets in and out so far.
-    pub sessions: Vec<(u16, MediaKind, u64, u64)>,
+    pub media_sessions: Vec<(u16, MediaKind, u64, u64)>,
 }
 
 /// A registered call that has not ended.

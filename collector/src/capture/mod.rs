@@ -139,8 +139,9 @@ pub struct Frame<'a> {
 /// Why a capture could not be read (further).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    /// The underlying reader failed.
-    #[error("i/o error reading the capture: {0}")]
+    /// The underlying reader failed (the I/O error is the source, printed once by whoever
+    /// prints the chain).
+    #[error("i/o error reading the capture")]
     Io(#[from] std::io::Error),
     /// The data does not start like a pcap or pcapng file (also: an empty file).
     #[error("not a pcap or pcapng file")]

@@ -791,7 +791,12 @@ fn io_errors_are_reported() {
     })
     .unwrap();
     assert!(r.next_frame().unwrap().is_some());
-    assert!(matches!(r.next_frame(), Err(CaptureError::Io(_))));
+    let err = r.next_frame().unwrap_err();
+    assert!(matches!(err, CaptureError::Io(_)));
+    // The I/O error is the source, so the message does not repeat it.
+    let cause = std::error::Error::source(&err).map(ToString::to_string);
+    assert!(cause.is_some());
+    assert_eq!(err.to_string(), "i/o error reading the capture");
 }
 
 #[test]
