@@ -284,59 +284,41 @@ fn captures_exactly_the_udp_in_range_across_a_veth_pair() {
             let stats = capture.stats().expect("stats");
             (captured, stats)
         });
-        let sender_side = s.spawn(move || {
-            enter_netns(&ns.b);
-            let from4 = UdpSocket::bind("10.213.0.2:30000").expect("bind the sender");
-            let from4_in_range = UdpSocket::bind("10.213.0.2:40001").expect("bind the sender");
-            let from6 = ns
-                .ipv6
-                .then(|| UdpSocket::bind("[fd00:213::2]:30000").expect("bind v6"));
-            let to4_in: SocketAddr = "10.213.0.1:40005".parse().expect("addr");
-            let to4_out: SocketAddr = "10.213.0.1:50000".parse().expect("addr");
-            let to6_in: SocketAddr = "[fd00:213::1]:40005".parse().expect("addr");
-            let to6_out: SocketAddr = "[fd00:213::1]:50000".parse().expect("addr");
-            ready_rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("capture ready");
-            // Resolve the neighbours with out-of-range traffic first.
-            from4.send_to(OUT_OF_RANGE_MARKER, to4_out).expect("send");
-            if let Some(from6) = &from6 {
-                from6.send_to(OUT_OF_RANGE_MARKER, to6_out).expect("send");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-            let mut send_times = BTreeMap::new();
-            let payload = |seq: usize| [MARKER, seq.to_string().as_bytes()].concat();
-            for seq in 0..expected {
-                let (socket, to) = if seq < N4 {
-                    (&from4, to4_in)
-                } else if seq < N4 + N_SRC {
-                    // In range only by its source port.
-                    (&from4_in_range, to4_out)
-                } else {
-                    (from6.as_ref().expect("ipv6"), to6_in)
-                };
-                send_times.insert(seq, now_ns());
-                socket.send_to(&payload(seq), to).expect("send");
-                if seq % 3 == 0 {
-                    from4.send_to(OUT_OF_RANGE_MARKER, to4_out).expect("send");
-                    if let Some(from6) = &from6 {
-                        from6.send_to(OUT_OF_RANGE_MARKER, to6_out).expect("send");
-                    }
-                }
-                if seq % 50 == 0 {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-            send_times
-        });
+        let sender_side = s.spawn(move || send_mixed_datagrams(ns, &ready_rx, N4, N_SRC, n6));
         let send_times = sender_side.join().expect("sender thread");
         let (captured, stats) = capture_side.join().expect("capture thread");
         (captured, stats, send_times)
     });
 
+    let seen = check_in_range_datagrams(&captured, &send_times);
+    assert_eq!(
+        captured.len(),
+        expected,
+        "captured {} of {expected}",
+        captured.len()
+    );
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..expected).collect::<Vec<_>>()
+    );
+    assert!(stats.packets >= expected as u64, "{stats:?}");
+    assert_eq!(stats.drops, 0, "{stats:?}");
+    println!(
+        "captured {expected} datagrams (ipv6: {}), kernel stats {stats:?}",
+        ns.ipv6
+    );
+}
+
+/// Checks every captured datagram of `captures_exactly_the_udp_in_range_across_a_veth_pair`:
+/// in range, uncut, one of ours, captured once, stamped soon after its send time, in
+/// order. Returns the capture time of each sequence number.
+fn check_in_range_datagrams(
+    captured: &[Captured],
+    send_times: &BTreeMap<usize, i64>,
+) -> BTreeMap<usize, i64> {
     let mut seen = BTreeMap::new();
     let mut previous_ts = i64::MIN;
-    for packet in &captured {
+    for packet in captured {
         assert_eq!(
             packet.original_len as usize,
             packet.data.len(),
@@ -370,22 +352,62 @@ fn captures_exactly_the_udp_in_range_across_a_veth_pair() {
         );
         previous_ts = packet.timestamp_ns;
     }
-    assert_eq!(
-        captured.len(),
-        expected,
-        "captured {} of {expected}",
-        captured.len()
-    );
-    assert_eq!(
-        seen.keys().copied().collect::<Vec<_>>(),
-        (0..expected).collect::<Vec<_>>()
-    );
-    assert!(stats.packets >= expected as u64, "{stats:?}");
-    assert_eq!(stats.drops, 0, "{stats:?}");
-    println!(
-        "captured {expected} datagrams (ipv6: {}), kernel stats {stats:?}",
-        ns.ipv6
-    );
+    seen
+}
+
+/// From namespace B once the capture is ready: `n4` IPv4 datagrams to an in-range port,
+/// `n_src` in range by their source port only, `n6` IPv6 ones (numbered in that order),
+/// with out-of-range datagrams in between. Returns the send time of each.
+fn send_mixed_datagrams(
+    ns: &Namespaces,
+    ready_rx: &mpsc::Receiver<()>,
+    n4: usize,
+    n_src: usize,
+    n6: usize,
+) -> BTreeMap<usize, i64> {
+    enter_netns(&ns.b);
+    let from4 = UdpSocket::bind("10.213.0.2:30000").expect("bind the sender");
+    let from4_in_range = UdpSocket::bind("10.213.0.2:40001").expect("bind the sender");
+    let from6 = ns
+        .ipv6
+        .then(|| UdpSocket::bind("[fd00:213::2]:30000").expect("bind v6"));
+    let to4_in: SocketAddr = "10.213.0.1:40005".parse().expect("addr");
+    let to4_out: SocketAddr = "10.213.0.1:50000".parse().expect("addr");
+    let to6_in: SocketAddr = "[fd00:213::1]:40005".parse().expect("addr");
+    let to6_out: SocketAddr = "[fd00:213::1]:50000".parse().expect("addr");
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("capture ready");
+    // Resolve the neighbours with out-of-range traffic first.
+    from4.send_to(OUT_OF_RANGE_MARKER, to4_out).expect("send");
+    if let Some(from6) = &from6 {
+        from6.send_to(OUT_OF_RANGE_MARKER, to6_out).expect("send");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let mut send_times = BTreeMap::new();
+    let payload = |seq: usize| [MARKER, seq.to_string().as_bytes()].concat();
+    for seq in 0..n4 + n_src + n6 {
+        let (socket, to) = if seq < n4 {
+            (&from4, to4_in)
+        } else if seq < n4 + n_src {
+            // In range only by its source port.
+            (&from4_in_range, to4_out)
+        } else {
+            (from6.as_ref().expect("ipv6"), to6_in)
+        };
+        send_times.insert(seq, now_ns());
+        socket.send_to(&payload(seq), to).expect("send");
+        if seq % 3 == 0 {
+            from4.send_to(OUT_OF_RANGE_MARKER, to4_out).expect("send");
+            if let Some(from6) = &from6 {
+                from6.send_to(OUT_OF_RANGE_MARKER, to6_out).expect("send");
+            }
+        }
+        if seq % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    send_times
 }
 
 #[test]
