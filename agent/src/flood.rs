@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use vtcq_collector::capture::LinkType;
-use vtcq_collector::synth::Rng;
 use vtcq_collector::wire::link::write_udp_frame;
 use vtcq_livecap::FrameSender;
+use vtcq_sim::Rng;
 
 /// `vtcq flood`.
 #[derive(Debug, Args)]

@@ -38,11 +38,11 @@ use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use vtcq_collector::rtt::{dlsr_nanos, ntp_middle};
-use vtcq_collector::synth::{self, ReceiverState, Rng};
 use vtcq_collector::wire::demux::{classify, PayloadClass};
 use vtcq_collector::wire::rtcp::{self, Compound, Packet, ReportBlock};
 use vtcq_collector::wire::rtp::{RtpHeader, RtpPacket};
 use vtcq_collector::Timestamp;
+use vtcq_sim::{self as synth, ReceiverState, Rng};
 
 /// Largest RTP payload accepted: 1500-byte MTU minus IPv6, UDP and RTP headers, rounded
 /// down, so that no datagram is fragmented.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 mod common;
 use common::{repo, secs};
-use vtcq_collector::synth::{generate, CallSpec, ChannelTruth};
+use vtcq_sim::{generate, CallSpec, ChannelTruth};
 
 fn sample() -> PathBuf {
     repo().join("samples/three-channel-call.pcap")

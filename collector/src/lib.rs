@@ -16,8 +16,9 @@
 //!   clock rates, sample histograms.
 //! - [`analyzer`]: sessions (channels) and their two sides; [`summary`]: the call-end
 //!   results in domain terms.
-//! - [`synth`]: a traffic generator with known truth, for the sample capture, tests and
-//!   benchmarks.
+//!
+//! The call simulator that makes captures with known truth is the `vtcq-sim` crate, built
+//! on this one's public wire writers.
 #![forbid(unsafe_code)]
 
 pub mod analyzer;
@@ -29,7 +30,6 @@ pub mod rtt;
 pub mod stats;
 pub mod stream;
 pub mod summary;
-pub mod synth;
 pub mod time;
 pub mod wire;
 

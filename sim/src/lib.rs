@@ -1,5 +1,5 @@
-//! A traffic generator with known truth: a simulated call between the bot (local, where
-//! the capture is taken) and a VTC device (remote), written as captured frames.
+//! vtcq-sim: a call simulator with known truth. A simulated call between the bot (local,
+//! where the capture is taken) and a VTC device (remote), written as captured frames.
 //!
 //! The simulation is event driven and deterministic for a given seed. Both endpoints keep
 //! real RFC 3550 receiver state (independent of the analyzer's code, so tests compare two
@@ -9,9 +9,12 @@
 //! ("jitter"), and independent random loss on RTP; RTCP is never lost or jittered, so the
 //! true round-trip delay is exactly `outbound_delay + inbound_delay`.
 //!
-//! Used by the sample capture in `samples/`, by tests and by benchmarks. The receiver
-//! state, [`ReceiverState`], is public because the live test peer (`vtcq peer`) keeps the
-//! same books on real sockets.
+//! Used by `vtcq generate` (and so the sample capture in `samples/`), by tests and by
+//! benchmarks. It lives outside the measurement crate (`vtcq-collector`) so that the
+//! measurement ships without its test bench, and builds on the collector's public wire
+//! writers only. The receiver state, [`ReceiverState`], is public because the live test
+//! peer (`vtcq-testbench peer`) keeps the same books on real sockets.
+#![forbid(unsafe_code)]
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,12 +22,12 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::capture::{LinkType, PcapWriter};
-use crate::summary::MediaKind;
-use crate::wire::link::write_udp_frame;
-use crate::wire::rtcp::{self, DlrrSubBlock, ReportBlock};
-use crate::wire::rtp::RtpHeader;
-use crate::Timestamp;
+use vtcq_collector::capture::{LinkType, PcapWriter};
+use vtcq_collector::rtt::ntp_middle;
+use vtcq_collector::wire::link::write_udp_frame;
+use vtcq_collector::wire::rtcp::{self, DlrrSubBlock, ReportBlock};
+use vtcq_collector::wire::rtp::RtpHeader;
+use vtcq_collector::{MediaKind, Timestamp};
 
 mod receiver;
 
@@ -715,10 +718,10 @@ pub fn generate(spec: &CallSpec) -> SynthCall {
                 let c = &spec.channels[ch];
                 let receiver = &mut channels[ch].receivers[1 - side_index(from)];
                 if let Some(ntp) = sr_ntp {
-                    receiver.on_sr(crate::rtt::ntp_middle(ntp), now);
+                    receiver.on_sr(ntp_middle(ntp), now);
                 }
                 if let Some(ntp) = rrtr_ntp {
-                    receiver.on_rrtr(crate::rtt::ntp_middle(ntp), now);
+                    receiver.on_rrtr(ntp_middle(ntp), now);
                 }
                 if from == Side::Remote {
                     capture(
