@@ -11,8 +11,6 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod flood;
 pub mod generate;
-pub mod peer;
 pub mod post;
 pub mod table;

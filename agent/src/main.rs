@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vtcq::{analyze, cli, daemon, flood, generate, peer, post};
+use vtcq::{analyze, cli, daemon, generate, post};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -19,8 +19,6 @@ fn main() -> ExitCode {
         cli::Command::Generate(args) => generate::run(&args),
         cli::Command::Post(args) => post::run(&args),
         cli::Command::Spool(args) => post::spool(&args),
-        cli::Command::Peer(args) => peer::run(&args),
-        cli::Command::Flood(args) => flood::run(&args),
         // The daemon sets up its own logging from its configuration.
         cli::Command::Run(args) => daemon::run(&args.config),
         cli::Command::Validate(args) => Ok(daemon::validate(&args.config)),

@@ -361,8 +361,9 @@ fn as_vtcq_service_runs_it_unprivileged_with_ambient_net_raw() {
     assert_eq!(status, 201, "{text}");
 
     // A 3 s call across the veth pair: the bot in the root namespace, the device in the
-    // test namespace. The peers are test equipment and run as root.
-    let exe = env!("CARGO_BIN_EXE_vtcq");
+    // test namespace. The peers are test equipment (vtcq-testbench) and run as root.
+    let testbench = common::testbench();
+    let exe = testbench.to_str().unwrap_or_default();
     let bot_report = scratch.path("bot.json");
     let device_report = scratch.path("device.json");
     let mut bot = Command::new(exe)
