@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use vtcq_reporter::delivery::{write_record_file, Delivery, DeliveryMetrics, GraphPoster};
+use vtcq_reporter::errors;
 use vtcq_reporter::graph::validate_request_body;
 use vtcq_reporter::settings::{Destination, ReporterSettings};
 use vtcq_reporter::spool::{self, PurgeScope, RecordId, Spool};
@@ -39,7 +40,7 @@ pub fn run(args: &PostArgs) -> Result<ExitCode> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if let Err(e) = validate_request_body(&bytes) {
-            eprintln!("error: {}: {e}", path.display());
+            eprintln!("error: {}: {}", path.display(), errors::chain(&e));
             return Ok(ExitCode::from(EXIT_DATA));
         }
         bodies.push((path.clone(), bytes));

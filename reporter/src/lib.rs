@@ -10,11 +10,13 @@
 //! - [`retry`]: which failures are transient, `Retry-After`, backoff with jitter.
 //! - [`spool`]: the crash-safe queue of records not yet acknowledged.
 //! - [`delivery`]: one attempt ([`delivery::GraphPoster`]) and the drain loop.
+//! - [`errors`]: an error printed with its causes, each once.
 //! - `testing` (feature `test-support`): a local server that behaves like Graph.
 #![forbid(unsafe_code)]
 
 pub mod cloud;
 pub mod delivery;
+pub mod errors;
 pub mod graph;
 pub mod retry;
 pub mod secret;

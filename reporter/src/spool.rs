@@ -1208,9 +1208,8 @@ impl Spool {
     }
 }
 
-// File::try_lock is stable since Rust 1.89, newer than the workspace's rust-version; the
-// alternative, flock through libc, would need unsafe code, which this crate forbids.
-#[allow(clippy::incompatible_msrv)]
+// std's File::try_lock (flock(2) on Linux; stable since Rust 1.89, the workspace's
+// rust-version): flock through libc would need unsafe code, which this crate forbids.
 fn take_lock(dir: &Path) -> Result<File, SpoolError> {
     let path = dir.join(LOCK_NAME);
     let mut options = OpenOptions::new();

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, RETRY_AFTER};
 use ring::rand::SystemRandom;
 use ring::signature::RsaKeyPair;
 use rustls_pki_types::pem::{self, PemObject, SectionKind};
@@ -75,7 +75,7 @@ impl JwtAlgorithm {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     /// The file cannot be read.
-    #[error("cannot read {file}: {source}")]
+    #[error("cannot read {file}")]
     Io {
         /// The file.
         file: String,
@@ -600,33 +600,10 @@ impl TokenError {
     }
 }
 
-/// Percent-encodes for `application/x-www-form-urlencoded`: everything but the RFC 3986
-/// unreserved characters is escaped, which every form decoder reads back correctly.
-fn percent_encode(value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in value.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-}
-
-/// A form-urlencoded body of `pairs`, in order.
-fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        percent_encode(name, &mut out);
-        out.push('=');
-        percent_encode(value, &mut out);
-    }
-    out
+/// A value as `application/x-www-form-urlencoded` spells it: the encoder reqwest's
+/// `.form()` uses, so the result is exactly what the request body carries.
+fn form_encoded(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Replaces every occurrence of the secrets (raw and form-encoded) in a server's answer,
@@ -634,28 +611,11 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut text = text.to_owned();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        let mut encoded = String::new();
-        percent_encode(secret, &mut encoded);
         text = text
             .replace(secret, "[redacted]")
-            .replace(&encoded, "[redacted]");
+            .replace(&form_encoded(secret), "[redacted]");
     }
     text
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut detail = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        // reqwest and hyper often repeat the cause in the outer message.
-        if !detail.contains(&text) {
-            detail.push_str(": ");
-            detail.push_str(&text);
-        }
-        source = cause.source();
-    }
-    detail
 }
 
 fn parse_expires_in(value: Option<&Value>) -> Option<Duration> {
@@ -797,7 +757,7 @@ impl TokenProvider {
                     credential = self.credential.kind(),
                     outcome = "error",
                     retryable = error.is_retryable(),
-                    error = %error,
+                    error = %crate::errors::chain(error),
                     "access token request failed"
                 );
             }
@@ -836,13 +796,12 @@ impl TokenProvider {
         let response = self
             .http
             .post(&self.token_url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
-            .body(form_encode(&fields))
+            .form(&fields)
             .send()
             .await
             .map_err(|e| TokenError::Transport {
-                detail: error_chain(&e),
+                detail: crate::errors::chain(&e),
                 invalid_request: e.is_builder(),
             })?;
         let status = response.status().as_u16();
@@ -852,7 +811,7 @@ impl TokenProvider {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let text = response.text().await.map_err(|e| TokenError::Transport {
-            detail: error_chain(&e),
+            detail: crate::errors::chain(&e),
             invalid_request: false,
         })?;
         if !(200..300).contains(&status) {
@@ -913,23 +872,35 @@ mod tests {
     }
 
     #[test]
-    fn form_encoding_escapes_all_but_unreserved() {
+    fn scrubbing_knows_the_form_encoding_the_request_uses() {
+        // What `.form()` puts on the wire for a secret full of reserved characters is
+        // exactly what `scrub` looks for, so an echoed request body is redacted too.
+        let secret = "a+b=c&d%é ~/x";
+        let request = reqwest::Client::new()
+            .post("http://127.0.0.1/token")
+            .form(&[("client_id", "c"), ("client_secret", secret)])
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            form_encode(&[
-                ("client_id", "a-b_c.d~e"),
-                ("scope", "https://graph.microsoft.com/.default")
-            ]),
-            "client_id=a-b_c.d~e&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+            request
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/x-www-form-urlencoded")
         );
+        let body = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
         assert_eq!(
-            form_encode(&[("k y", "a+b=c&d%é ")]),
-            "k%20y=a%2Bb%3Dc%26d%25%C3%A9%20"
+            body,
+            format!("client_id=c&client_secret={}", form_encoded(secret))
         );
-        assert_eq!(form_encode(&[("empty", "")]), "empty=");
-        assert_eq!(form_encode(&[]), "");
+        assert!(!body.contains(secret));
         assert_eq!(
-            form_encode(&[("client_assertion_type", JWT_BEARER)]),
-            "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+            scrub(&format!("echo: {body}"), &[secret]),
+            "echo: client_id=c&client_secret=[redacted]"
         );
     }
 
