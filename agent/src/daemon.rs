@@ -26,10 +26,10 @@ use vtcq_collector::calls::{
 use vtcq_collector::capture::LinkType;
 use vtcq_collector::Timestamp;
 use vtcq_livecap::{Capture, CaptureConfig};
-use vtcq_reporter::delivery::{write_record_file, Delivery, DeliveryMetrics, GraphPoster};
+use vtcq_reporter::delivery::DeliveryMetrics;
+use vtcq_reporter::handoff::{Handoff, Opened, Stored};
 use vtcq_reporter::secret::Secret;
-use vtcq_reporter::settings::{Destination, ReporterSettings};
-use vtcq_reporter::spool::Spool;
+use vtcq_reporter::settings::ReporterSettings;
 use vtcq_reporter::{CallIdentity, CloudService, QualityRequest};
 
 use crate::api::{
@@ -265,13 +265,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Where ended calls' records go.
-enum Handoff {
-    Spool(Arc<Mutex<Spool>>),
-    Files(PathBuf),
-    Stdout,
-}
-
 #[derive(Default)]
 struct Metrics {
     packets_captured: AtomicU64,
@@ -330,20 +323,12 @@ impl Shared {
     }
 
     fn store(&self, body: &[u8]) -> Result<(), String> {
-        match &self.handoff {
-            Handoff::Spool(spool) => {
-                lock(spool)
-                    .enqueue(body, SystemTime::now())
-                    .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
-                self.new_record.notify_one();
-            }
-            Handoff::Files(dir) => {
-                write_record_file(dir, body, SystemTime::now())
-                    .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
-            }
-            Handoff::Stdout => {
-                println!("{}", String::from_utf8_lossy(body));
-            }
+        let stored = self
+            .handoff
+            .store(body, SystemTime::now())
+            .map_err(|e| vtcq_reporter::errors::chain(&e))?;
+        if matches!(stored, Stored::Spooled(_)) {
+            self.new_record.notify_one();
         }
         self.metrics
             .records_handed_off
@@ -433,7 +418,7 @@ impl Shared {
             ("vtcq_records_dead_lettered_total", "counter", "Records Graph rejected (dead-letter folder).", load(&d.dead_lettered_total)),
             ("vtcq_token_refreshes_total", "counter", "Access tokens fetched.", load(&m.token_refreshes)),
         ];
-        if let Handoff::Spool(spool) = &self.handoff {
+        if let Some(spool) = self.handoff.spool() {
             let stats = lock(spool).stats();
             metrics.push((
                 "vtcq_spool_records",
@@ -733,34 +718,20 @@ async fn run_async(settings: DaemonSettings) -> Result<ExitCode> {
     } = settings;
 
     // Spool (or sink) first: a record must have somewhere durable to go.
-    let (handoff, delivery) = match reporter.destination {
-        Destination::Graph(graph) => {
-            let (spool, report) = Spool::open(
-                &reporter.spool_dir,
-                reporter.spool_limits,
-                SystemTime::now(),
-            )
-            .with_context(|| format!("cannot open the spool {}", reporter.spool_dir.display()))?;
-            if report.recovered > 0 {
-                tracing::info!(
-                    records = report.recovered,
-                    "undelivered records from an earlier run will be delivered first"
-                );
-            }
-            let poster =
-                GraphPoster::new(*graph, &reporter.user_agent, reporter.retry.request_timeout)?;
-            let delivery =
-                Delivery::new(poster, reporter.retry, Arc::new(DeliveryMetrics::default()));
-            (Handoff::Spool(Arc::new(Mutex::new(spool))), Some(delivery))
-        }
-        Destination::Files(dir) => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create the sink folder {}", dir.display()))?;
-            tracing::warn!(dir = %dir.display(), "no Graph credentials configured: records go to the file sink");
-            (Handoff::Files(dir), None)
-        }
-        Destination::Stdout => (Handoff::Stdout, None),
-    };
+    let Opened {
+        handoff,
+        delivery,
+        recovered,
+    } = Handoff::open(reporter, SystemTime::now())?;
+    if recovered > 0 {
+        tracing::info!(
+            records = recovered,
+            "undelivered records from an earlier run will be delivered first"
+        );
+    }
+    if let Handoff::Files(dir) = &handoff {
+        tracing::warn!(dir = %dir.display(), "no Graph credentials configured: records go to the file sink");
+    }
 
     let capture = Capture::open(&capture_config)
         .with_context(|| format!("cannot capture on {}", capture_config.interface))?;
@@ -827,8 +798,8 @@ async fn run_async(settings: DaemonSettings) -> Result<ExitCode> {
         })
     };
     let delivery = delivery.map(|d| Arc::new(tokio::sync::Mutex::new(d)));
-    let delivery_task = match (&shared.handoff, &delivery) {
-        (Handoff::Spool(spool), Some(delivery)) => {
+    let delivery_task = match (shared.handoff.spool(), &delivery) {
+        (Some(spool), Some(delivery)) => {
             let spool = spool.clone();
             let delivery = delivery.clone();
             let shared = shared.clone();
@@ -884,7 +855,7 @@ async fn run_async(settings: DaemonSettings) -> Result<ExitCode> {
         task.abort();
         let _ = task.await;
     }
-    if let (Handoff::Spool(spool), Some(delivery)) = (&shared.handoff, delivery) {
+    if let (Some(spool), Some(delivery)) = (shared.handoff.spool(), delivery) {
         let mut d = delivery.lock().await;
         match d.drain(spool, Some(deadline)).await {
             Ok(r) if r.remaining > 0 => tracing::warn!(
