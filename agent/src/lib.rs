@@ -12,5 +12,6 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod generate;
+pub mod logging;
 pub mod post;
 pub mod table;

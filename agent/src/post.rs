@@ -23,7 +23,7 @@ const EXIT_TEMPFAIL: u8 = 75;
 
 fn settings(config: &std::path::Path) -> Result<ReporterSettings, ExitCode> {
     load_reporter(config).map_err(|e| {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", errors::chain(&e));
         ExitCode::from(EXIT_CONFIG)
     })
 }
