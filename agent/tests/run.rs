@@ -2,7 +2,7 @@
 //! configuration warns about reaches the daemon's stderr (the journal, under systemd):
 //! a config file holding a secret readable by every user, a secret file readable by
 //! others, the control API listening beyond loopback without a bearer token. `[log]` is
-//! applied before the rest is validated, so the later warnings come in its format.
+//! applied before the rest is validated, so the warnings come in its format.
 //!
 //! The daemon captures on `lo`, which needs root; elsewhere it stops at the capture,
 //! after the warnings, and the test still checks them.
@@ -91,7 +91,7 @@ fn loading_warnings_reach_the_daemons_log() {
 }
 
 #[test]
-fn warnings_after_the_log_section_are_in_its_format() {
+fn the_warnings_come_in_the_log_sections_format() {
     let scratch = Scratch::new("vtcq-run", "json");
     let token = scratch.path("api-token");
     std::fs::write(&token, "api-token-value").unwrap_or_else(|e| panic!("{e}"));
@@ -102,22 +102,40 @@ fn warnings_after_the_log_section_are_in_its_format() {
         &config,
         format!(
             "[capture]\ninterface = \"lo\"\n[api]\nlisten = \"127.0.0.1:0\"\n\
-             bearer_token_file = \"{}\"\n[sink]\ndir = \"{}\"\n[log]\nformat = \"json\"\n",
+             bearer_token_file = \"{}\"\n[graph]\ntenant_id = \"contoso.onmicrosoft.com\"\n\
+             client_id = \"{CLIENT}\"\nclient_secret = \"in-the-file\"\n[spool]\ndir = \"{}\"\n\
+             [log]\nformat = \"json\"\n",
             token.display(),
-            scratch.path("records").display()
+            scratch.path("spool").display()
         ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600))
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644))
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = run_and_stop(&config);
-    let warning = stderr
+    // Every log line, the first warnings included, is a JSON event (without root the
+    // daemon stops at the capture, and its last line is the exit message, not a log line).
+    let events: Vec<serde_json::Value> = stderr
         .lines()
-        .find(|l| l.contains("secret file is readable by every user"))
-        .unwrap_or_else(|| panic!("no warning about the token file: {stderr}"));
-    let event: serde_json::Value =
-        serde_json::from_str(warning).unwrap_or_else(|e| panic!("{e}: {warning}"));
-    assert_eq!(event["level"], "WARN", "{event}");
-    assert_eq!(event["fields"]["key"], "api.bearer_token_file", "{event}");
+        .filter(|l| !l.starts_with("error: "))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{stderr}")))
+        .collect();
+    let warning = |text: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e["level"] == "WARN"
+                    && e["fields"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(text))
+            })
+            .unwrap_or_else(|| panic!("no warning {text:?}: {stderr}"))
+    };
+    assert_eq!(
+        warning("secret file is readable by every user")["fields"]["key"],
+        "api.bearer_token_file"
+    );
+    warning("holds graph.client_secret and is readable by every user");
     assert!(!stderr.contains("api-token-value"), "{stderr}");
+    assert!(!stderr.contains("in-the-file"), "{stderr}");
 }

@@ -8,9 +8,10 @@
 //! API's in [`crate::api`], the reporter's sections in `vtcq-reporter`. The raw sections
 //! take them from there; `deploy/config/vtcq.example.toml` documents them.
 //!
-//! Loading warns about what is unwise but valid (a config file holding a secret readable
-//! by every user); `main` starts logging before the file is read, so the warning reaches
-//! the daemon's log.
+//! Validation warns about what is unwise but valid (a config file holding a secret
+//! readable by every user, and see `settings.rs`). `main` starts logging before the file
+//! is read, so whatever warns reaches stderr; the daemon applies `[log]` before it
+//! validates the rest, so the warnings come in the format the operator chose.
 
 mod settings;
 
@@ -259,7 +260,6 @@ pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
             path: path.to_path_buf(),
         });
     }
-    warn_if_secret_file_is_readable(path);
     build_raw(
         config::File::from(path).format(config::FileFormat::Toml),
         section_variables(),
@@ -308,7 +308,7 @@ fn build_raw(
 
 /// A config file that holds a secret itself (`graph.client_secret`) must not be readable by
 /// every user. A warning, like the secret files' (see `warn_if_readable_by_others`).
-fn warn_if_secret_file_is_readable(path: &Path) {
+pub(crate) fn warn_if_secret_file_is_readable(path: &Path) {
     // The merged configuration cannot tell the file's secret from the environment's, so
     // the file is read on its own; only when others can read it, which is rare.
     if !vtcq_reporter::settings::is_readable_by_others(path) {
@@ -335,5 +335,6 @@ pub fn load(path: &Path) -> Result<DaemonSettings, ConfigError> {
 /// Reads and validates the reporter's part of the configuration (`vtcq post`, `vtcq spool`).
 pub fn load_reporter(path: &Path) -> Result<ReporterSettings, ConfigError> {
     let raw = load_raw(path)?;
+    warn_if_secret_file_is_readable(path);
     settings::reporter(path, &raw)
 }

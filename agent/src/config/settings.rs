@@ -2,8 +2,9 @@
 //! refusal is a [`ConfigError::Invalid`] naming the key; `vtcq validate` runs exactly
 //! this, so a file it accepts is one `run` accepts.
 //!
-//! Validation warns about what is unwise but valid: a secret file readable by others, the
-//! control API listening beyond loopback without a bearer token.
+//! Validation warns about what is unwise but valid: the config file holding a secret and
+//! readable by every user, a secret file readable by others, the control API listening
+//! beyond loopback without a bearer token.
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -83,8 +84,10 @@ pub struct LogSettings {
 
 impl DaemonSettings {
     /// Validates an already read configuration (reads the secret and certificate files it
-    /// names). `path` only names the file in errors.
+    /// names). `path` names the file in errors, and is checked for being readable by
+    /// every user while it holds a secret.
     pub fn from_raw(path: &Path, raw: &RawConfig) -> Result<DaemonSettings, ConfigError> {
+        super::warn_if_secret_file_is_readable(path);
         let invalid = |key, message| ConfigError::Invalid {
             path: path.to_path_buf(),
             key,

@@ -99,7 +99,7 @@ fn config_error(e: &ConfigError) -> ExitCode {
 }
 
 /// Reads the configuration and applies `[log]` before validating the rest, so that the
-/// rest's warnings are written the way `[log]` asks.
+/// warnings validation raises are written the way `[log]` asks.
 fn load_config(path: &Path, logging: &Logging) -> Result<DaemonSettings, ConfigError> {
     let raw = config::load_raw(path)?;
     let log = LogSettings::from_raw(path, &raw)?;
