@@ -8,14 +8,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vtcq::logging::{Logging, Style};
-use vtcq::{analyze, cli, daemon, generate, post};
+use vtcq::{analyze, cli, config, daemon, generate, post};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // Logging first, before any configuration is read: whatever warns from here on
     // reaches stderr. The daemon re-configures it from its `[log]` section.
     let logging = match cli.command {
-        cli::Command::Run(_) => Logging::init(cli.verbose, "info", Style::Daemon),
+        cli::Command::Run(_) => {
+            Logging::init(cli.verbose, config::DEFAULT_LOG_FILTER, Style::Daemon)
+        }
         _ => Logging::init(cli.verbose, "warn", Style::Terse),
     };
     let result = match cli.command {

@@ -30,6 +30,9 @@ pub use settings::{CaptureSettings, DaemonSettings, LogFormat, LogSettings};
 /// Exit code of a configuration error (sysexits.h EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
 
+/// Default of `log.level`: also the daemon's filter before its configuration is read.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
 /// Default of `daemon.shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -165,7 +168,7 @@ impl Default for LogSection {
     fn default() -> Self {
         LogSection {
             format: LogFormat::Text.as_str().to_owned(),
-            level: "info".to_owned(),
+            level: DEFAULT_LOG_FILTER.to_owned(),
         }
     }
 }
