@@ -3,12 +3,13 @@
 # limits: resident memory (VmRSS) idle and under load, and CPU time under load.
 #
 # Root only (AF_PACKET capture). Everything stays on loopback: the daemon captures on
-# `lo` with the file sink (no Graph credentials), CALLS pairs of `vtcq peer` exchange
+# `lo` with the file sink (no Graph credentials), CALLS pairs of `vtcq-testbench peer` exchange
 # audio RTP/RTCP (50 packets/s each way, 160-byte payload) between 127.0.0.1 and
 # 127.0.0.2 for SECONDS, each pair registered as a call through the control API.
 #
 #   bash deploy/measure-resources.sh            # 8 calls, 10 s, target/release/vtcq
-#   CALLS=32 SECONDS_LOAD=10 VTCQ=path/to/vtcq bash deploy/measure-resources.sh
+#   CALLS=32 SECONDS_LOAD=10 VTCQ=path/to/vtcq TESTBENCH=path/to/vtcq-testbench \
+#       bash deploy/measure-resources.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +17,16 @@ CALLS="${CALLS:-8}"
 SECONDS_LOAD="${SECONDS_LOAD:-10}"
 PORT="${PORT:-19477}"
 VTCQ="${VTCQ:-target/release/vtcq}"
+TESTBENCH="${TESTBENCH:-target/release/vtcq-testbench}"
 if [ "$(id -u)" != 0 ]; then
     echo "measure-resources: needs root (AF_PACKET capture on lo)" >&2
     exit 1
 fi
 if [ ! -x "$VTCQ" ]; then
     cargo build --release --locked -p vtcq
+fi
+if [ ! -x "$TESTBENCH" ]; then
+    cargo build --release --locked -p vtcq-testbench
 fi
 
 work="$(mktemp -d)"
@@ -86,10 +91,10 @@ ticks_per_sec=$(getconf CLK_TCK)
 load_cpu0=$(cpu_ticks "$daemon")
 start=$(date +%s.%N)
 for i in $(seq 0 $((CALLS - 1))); do
-    "$VTCQ" peer --bind "127.0.0.1:$((50000 + 2 * i))" --peer "127.0.0.2:$((40000 + 2 * i))" \
+    "$TESTBENCH" peer --bind "127.0.0.1:$((50000 + 2 * i))" --peer "127.0.0.2:$((40000 + 2 * i))" \
         --ssrc $((0x10000 + i)) --duration-secs "$SECONDS_LOAD" --report /dev/null &
     peers+=($!)
-    "$VTCQ" peer --bind "127.0.0.2:$((40000 + 2 * i))" --peer "127.0.0.1:$((50000 + 2 * i))" \
+    "$TESTBENCH" peer --bind "127.0.0.2:$((40000 + 2 * i))" --peer "127.0.0.1:$((50000 + 2 * i))" \
         --ssrc $((0x20000 + i)) --duration-secs "$SECONDS_LOAD" --report /dev/null &
     peers+=($!)
 done

@@ -38,12 +38,6 @@ pub enum Command {
     Run(ConfigArgs),
     /// Check a configuration file (exit 0 when valid, 78 with the key named otherwise).
     Validate(ConfigArgs),
-    /// A live RTP/RTCP test endpoint with injected loss and delay (for end-to-end tests).
-    #[command(hide = true)]
-    Peer(crate::peer::PeerArgs),
-    /// Hostile random UDP written onto an interface (for the flood test).
-    #[command(hide = true)]
-    Flood(crate::flood::FloodArgs),
 }
 
 /// `--config FILE`.

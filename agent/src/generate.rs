@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use vtcq_collector::synth::{generate, CallSpec};
+use vtcq_sim::{generate, CallSpec};
 
 use crate::cli::GenerateArgs;
 

@@ -7,22 +7,25 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vtcq::{analyze, cli, daemon, flood, generate, peer, post};
+use vtcq::logging::{Logging, Style};
+use vtcq::{analyze, cli, config, daemon, generate, post};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Run(_)) {
-        init_logging(cli.verbose);
-    }
+    // Logging first, before any configuration is read: whatever warns from here on
+    // reaches stderr. The daemon re-configures it from its `[log]` section.
+    let logging = match cli.command {
+        cli::Command::Run(_) => {
+            Logging::init(cli.verbose, config::DEFAULT_LOG_FILTER, Style::Daemon)
+        }
+        _ => Logging::init(cli.verbose, "warn", Style::Terse),
+    };
     let result = match cli.command {
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Generate(args) => generate::run(&args),
         cli::Command::Post(args) => post::run(&args),
         cli::Command::Spool(args) => post::spool(&args),
-        cli::Command::Peer(args) => peer::run(&args),
-        cli::Command::Flood(args) => flood::run(&args),
-        // The daemon sets up its own logging from its configuration.
-        cli::Command::Run(args) => daemon::run(&args.config),
+        cli::Command::Run(args) => daemon::run(&args.config, &logging),
         cli::Command::Validate(args) => Ok(daemon::validate(&args.config)),
     };
     match result {
@@ -33,20 +36,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VTCQ_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
 }

@@ -1,14 +1,16 @@
 //! `vtcq post` and `vtcq spool`: the operator's handles on delivery.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use vtcq_reporter::delivery::{write_record_file, Delivery, DeliveryMetrics, GraphPoster};
+use vtcq_reporter::delivery::Delivery;
+use vtcq_reporter::errors;
 use vtcq_reporter::graph::validate_request_body;
-use vtcq_reporter::settings::{Destination, ReporterSettings};
+use vtcq_reporter::handoff::{Handoff, Opened, Stored};
+use vtcq_reporter::settings::ReporterSettings;
 use vtcq_reporter::spool::{self, PurgeScope, RecordId, Spool};
 
 use crate::cli::{PostArgs, PurgeWhich, SpoolAction, SpoolArgs};
@@ -21,7 +23,7 @@ const EXIT_TEMPFAIL: u8 = 75;
 
 fn settings(config: &std::path::Path) -> Result<ReporterSettings, ExitCode> {
     load_reporter(config).map_err(|e| {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", errors::chain(&e));
         ExitCode::from(EXIT_CONFIG)
     })
 }
@@ -32,105 +34,87 @@ pub fn run(args: &PostArgs) -> Result<ExitCode> {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    // Validate every body before spooling any: a typo in one file should not leave the
+    // Validate every body before handing off any: a typo in one file should not leave the
     // others half-delivered.
     let mut bodies = Vec::new();
     for path in &args.records {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if let Err(e) = validate_request_body(&bytes) {
-            eprintln!("error: {}: {e}", path.display());
+            eprintln!("error: {}: {}", path.display(), errors::chain(&e));
             return Ok(ExitCode::from(EXIT_DATA));
         }
         bodies.push((path.clone(), bytes));
     }
 
-    match settings.destination {
-        Destination::Files(ref dir) => {
-            for (path, body) in &bodies {
-                let written =
-                    write_record_file(dir, body, SystemTime::now()).with_context(|| {
-                        format!(
-                            "cannot write {} into the file sink {}",
-                            path.display(),
-                            dir.display()
-                        )
-                    })?;
-                eprintln!(
-                    "{}: written to {} (no Graph credentials configured)",
-                    path.display(),
-                    written.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Destination::Stdout => {
-            for (_, body) in &bodies {
-                let value: serde_json::Value = serde_json::from_slice(body)?;
-                println!("{value}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Destination::Graph(graph) => {
-            let (mut spool, report) = Spool::open(
-                &settings.spool_dir,
-                settings.spool_limits,
-                SystemTime::now(),
-            )
-            .with_context(|| format!("cannot open the spool {}", settings.spool_dir.display()))?;
-            if report.recovered > 0 {
-                eprintln!(
-                    "{} records from earlier runs are in the spool; they go first",
-                    report.recovered
-                );
-            }
-            for (path, body) in &bodies {
-                let id = spool
-                    .enqueue(body, SystemTime::now())
-                    .with_context(|| format!("cannot spool {}", path.display()))?;
+    let Opened {
+        handoff,
+        delivery,
+        recovered,
+    } = Handoff::open(settings, SystemTime::now())?;
+    if recovered > 0 {
+        eprintln!("{recovered} records from earlier runs are in the spool; they go first");
+    }
+    for (path, body) in &bodies {
+        let stored = handoff
+            .store(body, SystemTime::now())
+            .with_context(|| format!("cannot hand off {}", path.display()))?;
+        match stored {
+            Stored::Spooled(id) => {
                 tracing::info!(record = %id, file = %path.display(), "spooled");
             }
-            let poster =
-                GraphPoster::new(*graph, &settings.user_agent, settings.retry.request_timeout)?;
-            let mut delivery =
-                Delivery::new(poster, settings.retry, Arc::new(DeliveryMetrics::default()));
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let deadline = tokio::time::Instant::now() + args.deadline;
-            let drained = runtime.block_on(async {
-                delivery
-                    .drain(&std::sync::Mutex::new(spool), Some(deadline))
-                    .await
-            })?;
-            eprintln!(
-                "delivered {}, dead-lettered {}, still in the spool {}",
-                drained.delivered, drained.dead_lettered, drained.remaining
-            );
-            if let Some(reason) = drained.blocked {
-                bail!(
-                    "delivery stopped: {reason}; {} records stay in the spool",
-                    drained.remaining
-                );
-            }
-            if drained.dead_lettered > 0 {
-                bail!(
-                    "Graph rejected {} records; they are in {} with Graph's answers (`vtcq spool list`)",
-                    drained.dead_lettered,
-                    settings.spool_dir.join("dead").display()
-                );
-            }
-            if drained.remaining > 0 {
-                eprintln!(
-                    "error: {} records are still in the spool after {}; run again to go on",
-                    drained.remaining,
-                    humantime::format_duration(args.deadline)
-                );
-                return Ok(ExitCode::from(EXIT_TEMPFAIL));
-            }
-            Ok(ExitCode::SUCCESS)
+            Stored::Written(file) => eprintln!(
+                "{}: written to {} (no Graph credentials configured)",
+                path.display(),
+                file.display()
+            ),
+            Stored::Printed => {}
         }
     }
+    match (delivery, handoff.spool(), handoff.spool_dir()) {
+        (Some(delivery), Some(spool), Some(dir)) => deliver(args, delivery, spool, dir),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Drains the spool to Graph until it is empty or `--deadline` passes.
+fn deliver(
+    args: &PostArgs,
+    mut delivery: Delivery,
+    spool: &Mutex<Spool>,
+    dir: &Path,
+) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let deadline = tokio::time::Instant::now() + args.deadline;
+    let drained = runtime.block_on(delivery.drain(spool, Some(deadline)))?;
+    eprintln!(
+        "delivered {}, dead-lettered {}, still in the spool {}",
+        drained.delivered, drained.dead_lettered, drained.remaining
+    );
+    if let Some(reason) = drained.blocked {
+        bail!(
+            "delivery stopped: {reason}; {} records stay in the spool",
+            drained.remaining
+        );
+    }
+    if drained.dead_lettered > 0 {
+        bail!(
+            "Graph rejected {} records; they are in {} with Graph's answers (`vtcq spool list`)",
+            drained.dead_lettered,
+            dir.join("dead").display()
+        );
+    }
+    if drained.remaining > 0 {
+        eprintln!(
+            "error: {} records are still in the spool after {}; run again to go on",
+            drained.remaining,
+            humantime::format_duration(args.deadline)
+        );
+        return Ok(ExitCode::from(EXIT_TEMPFAIL));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn spool_dir(args: &SpoolArgs) -> Result<(PathBuf, ReporterSettings), ExitCode> {

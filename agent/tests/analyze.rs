@@ -8,7 +8,7 @@ use serde_json::Value;
 
 mod common;
 use common::{repo, secs};
-use vtcq_collector::synth::{generate, CallSpec, ChannelTruth};
+use vtcq_sim::{generate, CallSpec, ChannelTruth};
 
 fn sample() -> PathBuf {
     repo().join("samples/three-channel-call.pcap")
@@ -98,6 +98,61 @@ fn shipped_sample_is_the_generator_output() {
     );
 }
 
+/// The audio or video record of the sample against its channel's truth: exact counts,
+/// loss and jitter within their tolerance, the RTT exact up to DLSR's unit.
+fn assert_channel_matches_truth(i: &Value, t: &ChannelTruth, odata_type: &str) {
+    assert_eq!(i["channelIndex"], 1);
+    assert_eq!(i["localIPAddress"], t.local.ip().to_string());
+    assert_eq!(i["localPort"], t.local.port());
+    assert_eq!(i["remotePort"], t.remote.port());
+    // Counts are exact: every captured RTP packet, RTCP excluded.
+    assert_eq!(i["inboundPackets"], t.inbound_delivered, "{odata_type}");
+    assert_eq!(i["outboundPackets"], t.outbound_sent, "{odata_type}");
+    // Loss from the reports' 2 s intervals: the first second of the call precedes the
+    // first report and counts for the maximum only, so allow 1 percentage point.
+    close(
+        "inbound loss",
+        num(&i["averageInboundPacketLossRateInPercentage"]),
+        t.inbound_loss_percent(),
+        1.0,
+    );
+    close(
+        "outbound loss",
+        num(&i["averageOutboundPacketLossRateInPercentage"]),
+        t.outbound_loss_percent(),
+        1.0,
+    );
+    assert!(
+        num(&i["maximumInboundPacketLossRateInPercentage"])
+            >= num(&i["averageInboundPacketLossRateInPercentage"])
+    );
+    // RTCP is neither jittered nor lost in the simulation: the RTT is exact up to
+    // DLSR's 15 µs unit.
+    let rtt = t.round_trip.as_secs_f64();
+    for field in [
+        "averageOutboundRoundTripDelay",
+        "maximumOutboundRoundTripDelay",
+        "averageInboundRoundTripDelay",
+        "maximumInboundRoundTripDelay",
+    ] {
+        close(field, secs(&i[field]), rtt, 0.000_1);
+    }
+    // Uniform extra delay in [0, J] gives an RFC 3550 jitter near J/3.
+    close(
+        "inbound jitter",
+        secs(&i["averageInboundJitter"]),
+        0.012 / 3.0,
+        0.0015,
+    );
+    close(
+        "outbound jitter",
+        secs(&i["averageOutboundJitter"]),
+        0.008 / 3.0,
+        0.0015,
+    );
+    close("media duration", secs(&i["mediaDuration"]), 20.0, 0.2);
+}
+
 #[test]
 fn sample_records_match_known_truth() {
     let body = sample_json();
@@ -118,57 +173,7 @@ fn sample_records_match_known_truth() {
             truth(1),
         ),
     ] {
-        let i = item(&body, odata_type);
-        assert_eq!(i["channelIndex"], 1);
-        assert_eq!(i["localIPAddress"], t.local.ip().to_string());
-        assert_eq!(i["localPort"], t.local.port());
-        assert_eq!(i["remotePort"], t.remote.port());
-        // Counts are exact: every captured RTP packet, RTCP excluded.
-        assert_eq!(i["inboundPackets"], t.inbound_delivered, "{odata_type}");
-        assert_eq!(i["outboundPackets"], t.outbound_sent, "{odata_type}");
-        // Loss from the reports' 2 s intervals: the first second of the call precedes the
-        // first report and counts for the maximum only, so allow 1 percentage point.
-        close(
-            "inbound loss",
-            num(&i["averageInboundPacketLossRateInPercentage"]),
-            t.inbound_loss_percent(),
-            1.0,
-        );
-        close(
-            "outbound loss",
-            num(&i["averageOutboundPacketLossRateInPercentage"]),
-            t.outbound_loss_percent(),
-            1.0,
-        );
-        assert!(
-            num(&i["maximumInboundPacketLossRateInPercentage"])
-                >= num(&i["averageInboundPacketLossRateInPercentage"])
-        );
-        // RTCP is neither jittered nor lost in the simulation: the RTT is exact up to
-        // DLSR's 15 µs unit.
-        let rtt = t.round_trip.as_secs_f64();
-        for field in [
-            "averageOutboundRoundTripDelay",
-            "maximumOutboundRoundTripDelay",
-            "averageInboundRoundTripDelay",
-            "maximumInboundRoundTripDelay",
-        ] {
-            close(field, secs(&i[field]), rtt, 0.000_1);
-        }
-        // Uniform extra delay in [0, J] gives an RFC 3550 jitter near J/3.
-        close(
-            "inbound jitter",
-            secs(&i["averageInboundJitter"]),
-            0.012 / 3.0,
-            0.0015,
-        );
-        close(
-            "outbound jitter",
-            secs(&i["averageOutboundJitter"]),
-            0.008 / 3.0,
-            0.0015,
-        );
-        close("media duration", secs(&i["mediaDuration"]), 20.0, 0.2);
+        assert_channel_matches_truth(item(&body, odata_type), t, odata_type);
     }
 
     let video = item(&body, "#microsoft.graph.teleconferenceDeviceVideoQuality");

@@ -1,8 +1,8 @@
 //! The daemon end to end (root only): a veth pair between the root namespace and a test
-//! namespace, a real RTP/RTCP endpoint on each side (`vtcq peer`, with injected loss and
-//! delay), the daemon capturing on the root side's veth, the call registered and ended
-//! through the control API, and the record received by a local fake Graph. Elsewhere the
-//! tests print why they skip.
+//! namespace, a real RTP/RTCP endpoint on each side (`vtcq-testbench peer`, with injected
+//! loss and delay), the daemon capturing on the root side's veth, the call registered and
+//! ended through the control API, and the record received by a local fake Graph. Elsewhere
+//! the tests print why they skip.
 //!
 //! Topology (addresses exist only on this veth pair, inside this sandbox):
 //!   root ns: vtcq run (capture on vtqA<n>), bot peer 10.213.<n>.1:50000, fake Graph on 127.0.0.1
@@ -204,7 +204,8 @@ struct Peers {
 }
 
 fn start_peers(net: &Net, scratch: &Scratch, seconds: u64) -> Peers {
-    let exe = env!("CARGO_BIN_EXE_vtcq");
+    let testbench = common::testbench();
+    let exe = testbench.to_str().unwrap_or_default();
     let secs = seconds.to_string();
     let bot = Command::new(exe)
         .args([
@@ -512,12 +513,13 @@ async fn a_flood_of_hostile_flows_keeps_memory_bounded_and_the_call_correct() {
 
     // 1 million frames: random sources and ports onto the call's port range, RTP with
     // random SSRCs, malformed RTCP, junk. 100 k/s: the debug build must keep up.
+    let testbench = common::testbench();
     let mut flood = Command::new("ip")
         .args([
             "netns",
             "exec",
             &net.ns,
-            env!("CARGO_BIN_EXE_vtcq"),
+            testbench.to_str().unwrap_or_default(),
             "flood",
         ])
         .args(["--interface", &net.peer, "--dst", &net.bot])

@@ -310,6 +310,63 @@ fn notify_socket(scratch: &Scratch) -> (PathBuf, std::sync::mpsc::Receiver<Strin
     (path, rx)
 }
 
+/// Runs a 3 s call between a peer on the bot's side and one in the test namespace (test
+/// equipment, `vtcq-testbench`, as root); what each sent (`rtpSent`).
+fn exchange_media(net: &Net, scratch: &Scratch) -> (Value, Value) {
+    let testbench = common::testbench();
+    let exe = testbench.to_str().unwrap_or_default();
+    let bot_report = scratch.path("bot.json");
+    let device_report = scratch.path("device.json");
+    let mut bot = Command::new(exe)
+        .args(peer(
+            &format!("{}:50000", net.bot),
+            &format!("{}:40000", net.device),
+            "0x11110001",
+            &bot_report,
+        ))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut device = Command::new("ip")
+        .args(["netns", "exec", &net.ns, exe])
+        .args(peer(
+            &format!("{}:40000", net.device),
+            &format!("{}:50000", net.bot),
+            "0x22220001",
+            &device_report,
+        ))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let peer_log = scratch.path("peers.log");
+    assert!(wait_exit(&mut bot, Duration::from_secs(15), &peer_log).success());
+    assert!(wait_exit(&mut device, Duration::from_secs(15), &peer_log).success());
+    std::thread::sleep(Duration::from_millis(300));
+    let bot_sent =
+        serde_json::from_str::<Value>(&read(&bot_report)).unwrap_or_default()["rtpSent"].clone();
+    let device_sent =
+        serde_json::from_str::<Value>(&read(&device_report)).unwrap_or_default()["rtpSent"].clone();
+    (bot_sent, device_sent)
+}
+
+/// The record files in the sink folder, waiting up to 3 s for the first.
+fn records_in(records: &Path) -> Vec<PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(records)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !files.is_empty() || Instant::now() > deadline {
+            break files;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn as_vtcq_service_runs_it_unprivileged_with_ambient_net_raw() {
     if let Some(reason) = skip_reason() {
@@ -361,36 +418,8 @@ fn as_vtcq_service_runs_it_unprivileged_with_ambient_net_raw() {
     assert_eq!(status, 201, "{text}");
 
     // A 3 s call across the veth pair: the bot in the root namespace, the device in the
-    // test namespace. The peers are test equipment and run as root.
-    let exe = env!("CARGO_BIN_EXE_vtcq");
-    let bot_report = scratch.path("bot.json");
-    let device_report = scratch.path("device.json");
-    let mut bot = Command::new(exe)
-        .args(peer(
-            &format!("{}:50000", net.bot),
-            &format!("{}:40000", net.device),
-            "0x11110001",
-            &bot_report,
-        ))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut device = Command::new("ip")
-        .args(["netns", "exec", &net.ns, exe])
-        .args(peer(
-            &format!("{}:40000", net.device),
-            &format!("{}:50000", net.bot),
-            "0x22220001",
-            &device_report,
-        ))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let peer_log = scratch.path("peers.log");
-    assert!(wait_exit(&mut bot, Duration::from_secs(15), &peer_log).success());
-    assert!(wait_exit(&mut device, Duration::from_secs(15), &peer_log).success());
-    std::thread::sleep(Duration::from_millis(300));
-
+    // test namespace.
+    let (bot_sent, device_sent) = exchange_media(&net, &scratch);
     let (status, text) = http(api, "DELETE", &format!("/v1/calls/{LEG}"), None);
     assert_eq!(status, 200, "{text}\n{}", read(&log));
     let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
@@ -400,10 +429,6 @@ fn as_vtcq_service_runs_it_unprivileged_with_ambient_net_raw() {
         "{body}"
     );
     let audio = &body["quality"]["mediaQualityList"][0];
-    let bot_sent =
-        serde_json::from_str::<Value>(&read(&bot_report)).unwrap_or_default()["rtpSent"].clone();
-    let device_sent =
-        serde_json::from_str::<Value>(&read(&device_report)).unwrap_or_default()["rtpSent"].clone();
     assert!(
         audio["outboundPackets"].as_u64().unwrap_or(0) > 0,
         "{audio}"
@@ -412,21 +437,7 @@ fn as_vtcq_service_runs_it_unprivileged_with_ambient_net_raw() {
     assert_eq!(audio["inboundPackets"], device_sent, "{audio}");
 
     // The record is in the sink folder, written by the unprivileged user.
-    let records = scratch.path("records");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let files = loop {
-        let files: Vec<PathBuf> = std::fs::read_dir(&records)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !files.is_empty() || Instant::now() > deadline {
-            break files;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let files = records_in(&scratch.path("records"));
     assert_eq!(files.len(), 1, "records: {files:?}\n{}", read(&log));
     let meta = std::fs::metadata(&files[0]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(meta.uid(), UID, "the record's owner");

@@ -431,6 +431,28 @@ async fn without_credentials_records_go_to_the_file_sink() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdout_sink_prints_one_record_per_line() {
+    let scratch = Scratch::new("vtcq-post", "stdout");
+    let config = scratch.path("vtcq.toml");
+    std::fs::write(&config, "[sink]\nkind = \"stdout\"\n").unwrap_or_default();
+    // The example is pretty-printed over many lines; each record comes out on one.
+    let files = records(&scratch, 2);
+    let out = vtcq(&post_args(&config, &files)).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    for (line, file) in lines.iter().zip(&files) {
+        let written = std::fs::read_to_string(file).unwrap_or_default();
+        let as_printed: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let as_written: serde_json::Value = serde_json::from_str(&written).unwrap_or_default();
+        assert_eq!(as_printed, as_written);
+        assert_eq!(leg_of(line), leg_of(&written));
+    }
+    assert!(!scratch.path("spool").exists(), "no spool without Graph");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_and_bad_bodies_are_refused_before_anything_is_sent() {
     let scratch = Scratch::new("vtcq-post", "badcfg");
     let fake = fake().await;

@@ -10,13 +10,13 @@ use vtcq_collector::capture::LinkType;
 use vtcq_collector::clock::{static_clock_rate, ClockRateSource};
 use vtcq_collector::stats::SampleHistogram;
 use vtcq_collector::stream::RtpStream;
-use vtcq_collector::synth::Rng;
 use vtcq_collector::wire::demux::classify;
 use vtcq_collector::wire::link::decode_udp;
 use vtcq_collector::wire::rtcp::Compound;
 use vtcq_collector::wire::rtp::{RtpHeader, RtpPacket};
 use vtcq_collector::Timestamp;
 use vtcq_reporter::{CallIdentity, CloudService, QualityRequest};
+use vtcq_sim::Rng;
 
 /// Every RTP packet of the sample's busiest stream (the device's video: reordered by
 /// jitter, with loss), as the analyzer hands them to `RtpStream::on_packet`.

@@ -1,5 +1,5 @@
 //! Shared inputs for the vtcq benchmarks and load tools: captures made by the project's
-//! own generator ([`vtcq_collector::synth`]), held in memory so the benchmarks measure the
+//! own generator ([`vtcq_sim`]), held in memory so the benchmarks measure the
 //! packet path, not the disk, or streamed to a pcap file for the end-to-end comparisons.
 //!
 //! The large capture is [`LoadSpec`]: many concurrent three-channel calls between one bot
@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use vtcq_collector::capture::{CaptureError, CaptureReader, LinkType, PcapWriter};
 use vtcq_collector::summary::MediaKind;
-use vtcq_collector::synth::{generate, CallSpec, ChannelSpec, Rng};
 use vtcq_collector::Timestamp;
+use vtcq_sim::{generate, CallSpec, ChannelSpec, Rng};
 
 /// The frames of the shipped sample call (about 4 500 Ethernet frames, 20 s, 3 channels).
 pub fn sample_frames() -> Vec<(Timestamp, Vec<u8>)> {
@@ -236,7 +236,7 @@ pub struct LoadTotals {
 }
 
 impl LoadTotals {
-    fn add_call(&mut self, call: &vtcq_collector::synth::SynthCall) {
+    fn add_call(&mut self, call: &vtcq_sim::SynthCall) {
         self.frames += call.frames.len() as u64;
         self.bytes += call.frames.iter().map(|f| f.1.len() as u64).sum::<u64>();
         for t in &call.truth {

@@ -13,10 +13,10 @@ use std::time::Duration;
 use vtcq_benches::LoadSpec;
 use vtcq_collector::analyzer::{Analyzer, AnalyzerConfig};
 use vtcq_collector::capture::LinkType;
-use vtcq_collector::synth::{generate, CallSpec};
 use vtcq_collector::wire::demux::{classify, PayloadClass};
 use vtcq_collector::wire::link::decode_udp;
 use vtcq_collector::Timestamp;
+use vtcq_sim::{generate, CallSpec};
 
 thread_local! {
     /// Allocations (alloc, alloc_zeroed, realloc) made by this thread.

@@ -26,8 +26,9 @@
 //! side of a flow; a **media session** is what the bot registers (or SDP negotiates); a
 //! **channel** is one oriented, kinded, indexed media session of a call as its record
 //! lists it, made of one or more flows.
-//! - [`synth`]: a traffic generator with known truth, for the sample capture, tests and
-//!   benchmarks.
+//!
+//! The call simulator that makes captures with known truth is the `vtcq-sim` crate, built
+//! on this one's public wire writers.
 #![forbid(unsafe_code)]
 
 pub mod analyzer;
@@ -40,7 +41,6 @@ pub mod rtt;
 pub mod stats;
 pub mod stream;
 pub mod summary;
-pub mod synth;
 pub mod time;
 pub mod wire;
 

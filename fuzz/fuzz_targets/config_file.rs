@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vtcq::config::parse_raw;
-use vtcq::daemon::settings_from_raw;
+use vtcq::config::{parse_raw, DaemonSettings};
 
 fn files() -> &'static [PathBuf; 3] {
     static FILES: OnceLock<[PathBuf; 3]> = OnceLock::new();
@@ -46,13 +45,14 @@ fuzz_target!(|data: &[u8]| {
     contain(&mut raw.graph.certificate_file);
     contain(&mut raw.graph.private_key_file);
     contain(&mut raw.api.bearer_token_file);
-    match settings_from_raw(origin, &raw) {
+    match DaemonSettings::from_raw(origin, &raw) {
         Ok(settings) => {
             // What validation promises the daemon.
-            assert!(!settings.capture.interface.trim().is_empty());
-            assert!(settings.capture.block_size >= 4096 && settings.capture.block_size % 4096 == 0);
-            assert!(settings.capture.block_count >= 1);
-            for range in &settings.capture.port_ranges {
+            let ring = &settings.capture.ring;
+            assert!(!ring.interface.trim().is_empty());
+            assert!(ring.block_size >= 4096 && ring.block_size % 4096 == 0);
+            assert!(ring.block_count >= 1);
+            for range in &ring.port_ranges {
                 assert!(*range.start() >= 1 && range.start() <= range.end());
             }
             assert!(!settings.lifecycle.idle_timeout.is_zero());
@@ -61,9 +61,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(settings.api.max_body_bytes >= 1024);
             assert!(settings.api.bearer_token.as_ref().is_none_or(|t| !t.is_empty()));
         }
-        Err(message) => {
-            // Every refusal names the file.
-            assert!(message.starts_with("config fuzz.toml"), "{message}");
+        Err(error) => {
+            // Every refusal names the file and the key.
+            let message = error.to_string();
+            assert!(message.starts_with("config fuzz.toml: "), "{message}");
+            assert!(error.key().is_some_and(|key| message.contains(key)), "{message}");
         }
     }
 });

@@ -217,14 +217,15 @@ impl GraphPoster {
 
 /// A token that could not be had: retried later, or delivery is blocked (credentials).
 fn token_failure(e: &TokenError) -> Attempt {
+    let cause = crate::errors::chain(e);
     if e.is_retryable() {
         Attempt::Transient {
-            reason: format!("token endpoint: {e}"),
+            reason: format!("token endpoint: {cause}"),
             retry_after: e.retry_after(),
         }
     } else {
         Attempt::Blocked {
-            reason: format!("token endpoint refused the credentials: {e}"),
+            reason: format!("token endpoint refused the credentials: {cause}"),
         }
     }
 }

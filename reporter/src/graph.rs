@@ -169,7 +169,7 @@ pub struct VideoRates {
 }
 
 /// Formats a duration as an ISO 8601 day-time duration with at most microsecond
-/// precision, the way Graph's `Edm.Duration` expects: `PT0.015S`, `PT20M`, `PT1H0M5.5S`.
+/// precision, the way Graph's `Edm.Duration` expects: `PT0.015S`, `PT20M`, `PT1H5.5S`.
 pub fn iso8601_duration(d: Duration) -> String {
     let micros = d.as_micros();
     if micros == 0 {
@@ -348,8 +348,8 @@ mod tests {
 /// Why a request body is not one Graph would take.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
-    /// Not JSON of the request's shape.
-    #[error("not a logTeleconferenceDeviceQuality request body: {0}")]
+    /// Not JSON of the request's shape (serde's reason is the source).
+    #[error("not a logTeleconferenceDeviceQuality request body")]
     Shape(#[from] serde_json::Error),
     /// A value outside its range.
     #[error("mediaQualityList[{index}].{field}: {problem}")]

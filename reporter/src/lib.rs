@@ -10,12 +10,17 @@
 //! - [`retry`]: which failures are transient, `Retry-After`, backoff with jitter.
 //! - [`spool`]: the crash-safe queue of records not yet acknowledged.
 //! - [`delivery`]: one attempt ([`delivery::GraphPoster`]) and the drain loop.
+//! - [`handoff`]: where a finished record goes (spool, file sink or stdout), opened from
+//!   the configured destination; used by `vtcq post` and the daemon.
+//! - [`errors`]: an error printed with its causes, each once.
 //! - `testing` (feature `test-support`): a local server that behaves like Graph.
 #![forbid(unsafe_code)]
 
 pub mod cloud;
 pub mod delivery;
+pub mod errors;
 pub mod graph;
+pub mod handoff;
 pub mod retry;
 pub mod secret;
 pub mod settings;

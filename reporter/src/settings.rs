@@ -350,7 +350,7 @@ impl ReporterSettings {
                     } else {
                         "graph.certificate_file"
                     },
-                    e.to_string(),
+                    crate::errors::chain(&e),
                 )
             })?;
             Credential::Certificate(credential)

@@ -7,6 +7,12 @@
 //! for a human, or dropped by a configured bound with an `error!` log line and a counter.
 //! Nothing leaves the spool silently.
 //!
+//! The code follows the operations below: this file has the types, [`Spool::open`],
+//! [`Spool::enqueue`] and the reads; `recover.rs` what opening does with what a crash
+//! left; `outcome.rs` acknowledge, dead letter and retry; `bounds.rs` the age and size
+//! bounds and the operator's purge; `disk.rs` the `fsync`ed files and folders and the
+//! lock; `format.rs` the record file and its name; `inspect.rs` the read-only listing.
+//!
 //! # Design constraints
 //!
 //! - One file per record. Records are small (a few KiB of JSON) and few (thousands at
@@ -142,12 +148,16 @@
 //! [`SpoolStats`] counts since this [`Spool`] was opened (including what `open` found);
 //! they are not persisted.
 
+mod bounds;
+mod disk;
 mod format;
 mod inspect;
+mod outcome;
+mod recover;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -156,6 +166,7 @@ use uuid::Uuid;
 pub use format::{Defect, ParseRecordIdError, RecordId};
 pub use inspect::{inspect, InspectedRecord, Inspection};
 
+use disk::{private_dir_builder, sync_dir, take_lock, write_new_file};
 use format::{decode, encode_header, unix_ms};
 
 /// The lock file's name.
@@ -373,91 +384,6 @@ pub struct Spool {
     crash_at: Option<CrashPoint>,
 }
 
-#[cfg(unix)]
-fn private_dir_builder() -> fs::DirBuilder {
-    use std::os::unix::fs::DirBuilderExt;
-    let mut builder = fs::DirBuilder::new();
-    // Records name the calls people made: nobody else on the machine needs to read them.
-    builder.recursive(true).mode(0o700);
-    builder
-}
-
-#[cfg(not(unix))]
-fn private_dir_builder() -> fs::DirBuilder {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    builder
-}
-
-fn private_file_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    // create_new: a name is never reused, so an existing file means something is wrong;
-    // better an error than writing into it.
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-}
-
-/// `fsync` of a folder makes the creations, renames and unlinks in it durable.
-fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("sync spool folder", dir))
-}
-
-/// Writes `parts` to a new file at `path` and `fsync`s it. On failure the partial file is
-/// removed (best effort: the folder may be what failed) so no leftover needs explaining.
-fn write_new_file(path: &Path, parts: &[&[u8]], op: &'static str) -> Result<(), SpoolError> {
-    let result = private_file_options().open(path).and_then(|mut file| {
-        for part in parts {
-            file.write_all(part)?;
-        }
-        file.sync_all()
-    });
-    if let Err(source) = result {
-        if source.kind() != io::ErrorKind::AlreadyExists {
-            let _ = fs::remove_file(path);
-        }
-        return Err(SpoolError::Io {
-            op,
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    Ok(())
-}
-
-/// The entries of a folder, sorted by name (so records come oldest first).
-fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, SpoolError> {
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err("list spool folder", dir))? {
-        let entry = entry.map_err(io_err("list spool folder", dir))?;
-        let path = entry.path();
-        // A name that is not UTF-8 is no record name; lossy is fine for logging and for
-        // the corrupt/ name, and the path itself stays exact.
-        names.push((entry.file_name().to_string_lossy().into_owned(), path));
-    }
-    names.sort();
-    Ok(names)
-}
-
-fn is_regular_file(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
-}
-
-fn age_of(created: SystemTime, now: SystemTime) -> Duration {
-    // A creation time in the future (the clock was set back) counts as new.
-    now.duration_since(created).unwrap_or(Duration::ZERO)
-}
-
-fn human_age(age: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(age.as_secs())).to_string()
-}
-
 impl Spool {
     /// Opens (creating, 0700) and locks the spool in `dir`, cleans `tmp/`, verifies every
     /// record in `ready/` and applies the bounds at `now`.
@@ -526,102 +452,6 @@ impl Spool {
         Ok((spool, report))
     }
 
-    /// Deletes what a crash left in `tmp/`. Nothing there was acknowledged to anyone (an
-    /// enqueue returns only after its record is in `ready/`), so nothing is lost.
-    fn clean_tmp(&mut self) -> Result<usize, SpoolError> {
-        let mut removed = 0;
-        for (name, path) in list_dir(&self.tmp)? {
-            let meta =
-                fs::symlink_metadata(&path).map_err(io_err("inspect spool leftover", &path))?;
-            let result = if meta.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            result.map_err(io_err("delete spool leftover", &path))?;
-            tracing::warn!(
-                file = %name,
-                size = meta.len(),
-                "deleted an unfinished spool write left by a crash (it was never acknowledged)",
-            );
-            removed += 1;
-        }
-        if removed > 0 {
-            sync_dir(&self.tmp)?;
-        }
-        Ok(removed)
-    }
-
-    /// The highest sequence number named in `ready/`, `dead/` or `corrupt/` (0 if none).
-    fn highest_seq(&self) -> Result<u64, SpoolError> {
-        let mut highest = 0;
-        for folder in [&self.ready, &self.dead, &self.corrupt] {
-            for (name, _) in list_dir(folder)? {
-                if let Some(seq) = format::leading_seq(&name) {
-                    highest = highest.max(seq);
-                }
-            }
-        }
-        Ok(highest)
-    }
-
-    /// Verifies every file in `ready/`; indexes the good ones, moves the rest to
-    /// `corrupt/`. Returns (recovered, corrupt).
-    fn load_ready(&mut self) -> Result<(usize, usize), SpoolError> {
-        let mut corrupt = 0;
-        for (name, path) in list_dir(&self.ready)? {
-            let verdict = match RecordId::from_file_name(&name) {
-                None => Err(Defect::BadName),
-                Some(_) if !is_regular_file(&path) => Err(Defect::NotAFile),
-                Some(id) => {
-                    let bytes = fs::read(&path).map_err(io_err("read spool record", &path))?;
-                    decode(&bytes).map(|d| (id, d.created, bytes.len() as u64))
-                }
-            };
-            match verdict {
-                Ok((id, created, size)) => {
-                    self.bytes += size;
-                    self.index.insert(id, Entry { created, size });
-                }
-                Err(defect) => {
-                    self.move_to_corrupt(&path, &name, &defect)?;
-                    corrupt += 1;
-                }
-            }
-        }
-        Ok((self.index.len(), corrupt))
-    }
-
-    /// Moves a bad file to `corrupt/` (never deletes it), logs it loudly and counts it.
-    fn move_to_corrupt(
-        &mut self,
-        from: &Path,
-        name: &str,
-        defect: &Defect,
-    ) -> Result<PathBuf, SpoolError> {
-        let mut to = self.corrupt.join(name);
-        // Ids are unique, but a file could be corrupted twice (retried, then bad again)
-        // or a stray name repeated: never overwrite what a human has still to look at.
-        let mut n = 1;
-        while fs::symlink_metadata(&to).is_ok() {
-            to = self.corrupt.join(format!("{name}.{n}"));
-            n += 1;
-        }
-        fs::rename(from, &to).map_err(io_err("move corrupt spool file to", &to))?;
-        sync_dir(&self.corrupt)?;
-        if let Some(parent) = from.parent() {
-            sync_dir(parent)?;
-        }
-        self.stats.corrupt_total += 1;
-        tracing::error!(
-            file = %from.display(),
-            moved_to = %to.display(),
-            %defect,
-            "corrupt spool file moved aside for inspection; its record will not be delivered",
-        );
-        Ok(to)
-    }
-
     /// Spools `body` durably and returns its id; see "Enqueue" in the module doc for the
     /// steps. On `Ok` the record survives a crash. On `Err` it is not in the spool (but
     /// see the at-least-once note) and nothing was evicted.
@@ -671,93 +501,6 @@ impl Spool {
         self.stats.enqueued_total += 1;
         self.enforce_size(now, Some(&id));
         Ok(id)
-    }
-
-    /// Drops the oldest records (never `keep`) until `ready/` fits in `max_bytes`.
-    /// Returns how many were dropped.
-    fn enforce_size(&mut self, now: SystemTime, keep: Option<&RecordId>) -> usize {
-        let mut dropped = 0;
-        while self.bytes > self.limits.max_bytes {
-            let Some(oldest) = self.index.keys().find(|id| Some(*id) != keep).cloned() else {
-                break;
-            };
-            if self.drop_record(&oldest, DropReason::Size, now).is_none() {
-                // Could not unlink (logged): stay over the bound rather than loop.
-                break;
-            }
-            dropped += 1;
-        }
-        if dropped > 0 {
-            self.sync_after_drop();
-        }
-        dropped
-    }
-
-    /// Unlinks one ready record for a bound, loudly. `None` if the unlink failed (logged;
-    /// the record stays).
-    fn drop_record(
-        &mut self,
-        id: &RecordId,
-        reason: DropReason,
-        now: SystemTime,
-    ) -> Option<RecordInfo> {
-        let entry = *self.index.get(id)?;
-        let path = self.ready.join(id.file_name());
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            // Gone already: the intent is met.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(
-                    record = %id,
-                    path = %path.display(),
-                    %reason,
-                    error = %e,
-                    "cannot drop spool record over the bound; it stays",
-                );
-                return None;
-            }
-        }
-        self.index.remove(id);
-        self.bytes -= entry.size;
-        self.stats.dropped_total += 1;
-        let age = human_age(age_of(entry.created, now));
-        match reason {
-            DropReason::Size => {
-                self.stats.dropped_size_total += 1;
-                tracing::error!(
-                    record = %id,
-                    %age,
-                    size = entry.size,
-                    max_bytes = self.limits.max_bytes,
-                    reason = "size",
-                    "spool full: dropped the oldest record, it will never be delivered",
-                )
-            }
-            DropReason::Age => {
-                self.stats.dropped_age_total += 1;
-                tracing::error!(
-                    record = %id,
-                    %age,
-                    size = entry.size,
-                    max_age = %humantime::format_duration(self.limits.max_age),
-                    reason = "age",
-                    "spool record expired: dropped, it will never be delivered",
-                )
-            }
-        }
-        Some(RecordInfo {
-            id: id.clone(),
-            created: entry.created,
-            size: entry.size,
-        })
-    }
-
-    fn sync_after_drop(&self) {
-        // A drop that is not durable is redone on the next open; not worth failing for.
-        if let Err(e) = sync_dir(&self.ready) {
-            tracing::warn!(error = %e, "dropped records may reappear after a crash");
-        }
     }
 
     /// The records awaiting delivery, oldest first.
@@ -839,309 +582,6 @@ impl Spool {
         })
     }
 
-    /// Removes a record Graph has accepted (2xx): unlink, then `fsync` of `ready/`.
-    pub fn acknowledge(&mut self, id: &RecordId) -> Result<(), SpoolError> {
-        let entry = self.entry(id)?;
-        let path = self.ready.join(id.file_name());
-        self.crash(CrashPoint::AckBeforeUnlink)?;
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                tracing::warn!(
-                    record = %id,
-                    path = %path.display(),
-                    "acknowledged spool record was already gone",
-                );
-            }
-            Err(source) => {
-                return Err(SpoolError::Io {
-                    op: "delete acknowledged spool record",
-                    path,
-                    source,
-                })
-            }
-        }
-        // Unlinked: whatever the fsync says, it is no longer pending in this process.
-        self.index.remove(id);
-        self.bytes -= entry.size;
-        self.stats.acknowledged_total += 1;
-        self.crash(CrashPoint::AckAfterUnlink)?;
-        sync_dir(&self.ready)
-    }
-
-    /// Moves a record Graph refused for good to `dead/`, with Graph's answer in
-    /// `dead/<id>.response.json` (written durably first).
-    pub fn dead_letter(
-        &mut self,
-        id: &RecordId,
-        status: u16,
-        response_headers: &[(String, String)],
-        response_body: &str,
-        now: SystemTime,
-    ) -> Result<(), SpoolError> {
-        let entry = self.entry(id)?;
-        let (body, truncated) = truncate(response_body, MAX_RESPONSE_BODY);
-        let response = serde_json::json!({
-            "record": id.to_string(),
-            "status": status,
-            "headers": response_headers,
-            "body": body,
-            "body_truncated": truncated,
-            "time": humantime::format_rfc3339_millis(now).to_string(),
-            "time_unix_ms": unix_ms(now),
-        });
-        let tmp = self.tmp.join(id.response_name());
-        let mut text = serde_json::to_vec_pretty(&response).map_err(|e| SpoolError::Io {
-            op: "encode dead-letter response",
-            path: tmp.clone(),
-            source: e.into(),
-        })?;
-        text.push(b'\n');
-        write_new_file(&tmp, &[&text], "write dead-letter response")?;
-        let dead_response = self.dead.join(id.response_name());
-        if let Err(source) = fs::rename(&tmp, &dead_response) {
-            let _ = fs::remove_file(&tmp);
-            return Err(SpoolError::Io {
-                op: "move dead-letter response to",
-                path: dead_response,
-                source,
-            });
-        }
-        sync_dir(&self.dead)?;
-        self.crash(CrashPoint::DeadAfterResponse)?;
-        let from = self.ready.join(id.file_name());
-        let to = self.dead.join(id.file_name());
-        match fs::rename(&from, &to) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.vanished(id, &from)),
-            Err(source) => {
-                return Err(SpoolError::Io {
-                    op: "move spool record to",
-                    path: to,
-                    source,
-                })
-            }
-        }
-        self.index.remove(id);
-        self.bytes -= entry.size;
-        self.stats.dead_lettered_total += 1;
-        self.crash(CrashPoint::DeadAfterRecordRename)?;
-        sync_dir(&self.dead)?;
-        sync_dir(&self.ready)
-    }
-
-    /// Drops the ready records older than `max_age` at `now` (each logged at error and
-    /// counted), and returns them.
-    pub fn expire(&mut self, now: SystemTime) -> Vec<(RecordInfo, DropReason)> {
-        let old: Vec<RecordId> = self
-            .index
-            .iter()
-            .filter(|(_, e)| age_of(e.created, now) > self.limits.max_age)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let dropped: Vec<_> = old
-            .iter()
-            .filter_map(|id| self.drop_record(id, DropReason::Age, now))
-            .map(|info| (info, DropReason::Age))
-            .collect();
-        if !dropped.is_empty() {
-            self.sync_after_drop();
-        }
-        dropped
-    }
-
-    /// The records in `dead/`, oldest first. A record whose header cannot be read is
-    /// listed with the epoch as its creation time (it is verified when retried).
-    pub fn dead_letters(&self) -> Result<Vec<RecordInfo>, SpoolError> {
-        let mut out = Vec::new();
-        for (name, path) in list_dir(&self.dead)? {
-            let Some(id) = RecordId::from_file_name(&name) else {
-                continue;
-            };
-            let bytes = fs::read(&path).map_err(io_err("read dead-lettered record", &path))?;
-            let created = format::header_created(&bytes).unwrap_or_else(|| {
-                tracing::warn!(
-                    path = %path.display(),
-                    "dead-lettered record has no readable header",
-                );
-                SystemTime::UNIX_EPOCH
-            });
-            out.push(RecordInfo {
-                id,
-                created,
-                size: bytes.len() as u64,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Moves one dead record (`Some(id)`) or all of them back to `ready/`, verified; they
-    /// keep their id (and so their place before newer records) and their creation time.
-    /// Their responses are deleted once the move is durable. Returns how many were moved.
-    ///
-    /// A corrupt dead record goes to `corrupt/` instead (logged, counted): for `Some(id)`
-    /// that is [`SpoolError::Corrupt`]; for `None` the others are still moved.
-    /// Moving records back does not evict: the size bound applies at the next enqueue.
-    pub fn retry_dead(&mut self, id: Option<&RecordId>) -> Result<usize, SpoolError> {
-        let single = id.is_some();
-        let ids: Vec<RecordId> = match id {
-            Some(id) => vec![id.clone()],
-            None => list_dir(&self.dead)?
-                .iter()
-                .filter_map(|(name, _)| RecordId::from_file_name(name))
-                .collect(),
-        };
-        let mut moved = Vec::new();
-        let mut failure = None;
-        for id in ids {
-            match self.retry_one(&id) {
-                Ok(()) => moved.push(id),
-                // Already logged and counted by move_to_corrupt; the rest still deserve
-                // their retry.
-                Err(SpoolError::Corrupt { .. }) if !single => continue,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if moved.len() == 1 {
-                self.crash(CrashPoint::RetryAfterRename)?;
-            }
-        }
-        if !moved.is_empty() {
-            sync_dir(&self.ready)?;
-            sync_dir(&self.dead)?;
-            // Only now that the records are durably back is Graph's old answer dropped;
-            // if the record is refused again, a new one is written.
-            for id in &moved {
-                let response = self.dead.join(id.response_name());
-                match fs::remove_file(&response) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        tracing::warn!(
-                            path = %response.display(),
-                            error = %e,
-                            "cannot delete the old response of a retried record",
-                        )
-                    }
-                }
-            }
-            sync_dir(&self.dead)?;
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(moved.len()),
-        }
-    }
-
-    fn retry_one(&mut self, id: &RecordId) -> Result<(), SpoolError> {
-        let name = id.file_name();
-        let from = self.dead.join(&name);
-        if !is_regular_file(&from) {
-            return Err(SpoolError::NotFound {
-                id: id.clone(),
-                path: self.dead.clone(),
-            });
-        }
-        let bytes = fs::read(&from).map_err(io_err("read dead-lettered record", &from))?;
-        let created = match decode(&bytes) {
-            Ok(record) => record.created,
-            Err(defect) => {
-                let moved_to = self.move_to_corrupt(&from, &name, &defect)?;
-                return Err(SpoolError::Corrupt {
-                    path: from,
-                    moved_to,
-                    defect,
-                });
-            }
-        };
-        let to = self.ready.join(&name);
-        fs::rename(&from, &to).map_err(io_err("move spool record to", &to))?;
-        let size = bytes.len() as u64;
-        // The same id can already be pending if a crash came between the two renames of
-        // a dead letter; the file is the same record, so count it once.
-        if let Some(old) = self.index.insert(id.clone(), Entry { created, size }) {
-            self.bytes -= old.size;
-        }
-        self.bytes += size;
-        self.stats.retried_total += 1;
-        tracing::info!(record = %id, "dead-lettered record moved back to the queue");
-        Ok(())
-    }
-
-    /// Deletes every record (or file, for `corrupt/`) in the chosen folders, each logged
-    /// at warn, and returns how many: records for `ready/` and `dead/` (a dead record's
-    /// response goes with it and is not counted), files for `corrupt/`.
-    pub fn purge(&mut self, which: PurgeScope) -> Result<usize, SpoolError> {
-        let mut removed = 0;
-        if matches!(which, PurgeScope::Ready | PurgeScope::All) {
-            removed += self.purge_ready()?;
-        }
-        if matches!(which, PurgeScope::Dead | PurgeScope::All) {
-            removed += self.purge_folder(self.dead.clone(), false)?;
-        }
-        if matches!(which, PurgeScope::Corrupt | PurgeScope::All) {
-            removed += self.purge_folder(self.corrupt.clone(), true)?;
-        }
-        Ok(removed)
-    }
-
-    fn purge_ready(&mut self) -> Result<usize, SpoolError> {
-        let ids: Vec<RecordId> = self.index.keys().cloned().collect();
-        for id in &ids {
-            let path = self.ready.join(id.file_name());
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(SpoolError::Io {
-                        op: "delete spool record",
-                        path,
-                        source,
-                    })
-                }
-            }
-            if let Some(entry) = self.index.remove(id) {
-                self.bytes -= entry.size;
-            }
-            self.stats.purged_total += 1;
-            tracing::warn!(record = %id, "purged an undelivered spool record");
-        }
-        sync_dir(&self.ready)?;
-        Ok(ids.len())
-    }
-
-    /// Empties `folder`; counts every file when `count_all`, else only record files.
-    fn purge_folder(&mut self, folder: PathBuf, count_all: bool) -> Result<usize, SpoolError> {
-        let mut counted = 0;
-        for (name, path) in list_dir(&folder)? {
-            let result = if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            match result {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(source) => {
-                    return Err(SpoolError::Io {
-                        op: "delete spool file",
-                        path,
-                        source,
-                    })
-                }
-            }
-            tracing::warn!(file = %path.display(), "purged");
-            if count_all || name.ends_with(format::RECORD_SUFFIX) {
-                counted += 1;
-                self.stats.purged_total += 1;
-            }
-        }
-        sync_dir(&folder)?;
-        Ok(counted)
-    }
-
     /// Counters and gauges.
     pub fn stats(&self) -> SpoolStats {
         SpoolStats {
@@ -1194,9 +634,9 @@ impl Spool {
     fn crash_mid_write(&mut self, tmp: &Path, header: &[u8]) -> Result<(), SpoolError> {
         if self.crash_at == Some(CrashPoint::EnqueueMidWrite) {
             let half = header.get(..header.len() / 2).unwrap_or_default();
-            let _ = private_file_options()
+            let _ = disk::private_file_options()
                 .open(tmp)
-                .and_then(|mut f| f.write_all(half));
+                .and_then(|mut f| std::io::Write::write_all(&mut f, half));
         }
         self.crash(CrashPoint::EnqueueMidWrite)
     }
@@ -1208,59 +648,10 @@ impl Spool {
     }
 }
 
-// File::try_lock is stable since Rust 1.89, newer than the workspace's rust-version; the
-// alternative, flock through libc, would need unsafe code, which this crate forbids.
-#[allow(clippy::incompatible_msrv)]
-fn take_lock(dir: &Path) -> Result<File, SpoolError> {
-    let path = dir.join(LOCK_NAME);
-    let mut options = OpenOptions::new();
-    // Not truncated before the lock is ours: the holder's pid stays readable.
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(&path)
-        .map_err(io_err("open spool lock", &path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(SpoolError::Locked {
-                dir: dir.to_path_buf(),
-            })
-        }
-        Err(fs::TryLockError::Error(source)) => {
-            return Err(SpoolError::Io {
-                op: "lock spool",
-                path,
-                source,
-            })
-        }
-    }
-    // The pid is for a human wondering who holds the spool; the lock itself is what
-    // counts, so a failure here is not worth refusing to start.
-    let _ = file
-        .set_len(0)
-        .and_then(|()| writeln!(file, "{}", std::process::id()));
-    Ok(file)
-}
-
-/// `s` cut to at most `max` bytes on a character boundary, and whether it was cut.
-fn truncate(s: &str, max: usize) -> (&str, bool) {
-    if s.len() <= max {
-        return (s, false);
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    (s.get(..end).unwrap_or_default(), true)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::bounds::{age_of, human_age};
+    use super::outcome::truncate;
     use super::*;
 
     #[test]

@@ -122,30 +122,8 @@ async fn an_hour_without_graph_drops_only_the_oldest_and_only_at_the_bound() {
     .unwrap_or_else(|e| panic!("{e}"));
     let spool = Mutex::new(spool);
 
-    let settings = GraphSettings {
-        endpoints: Endpoints {
-            graph_root: url.clone(),
-            login_root: url,
-            api_version: ApiVersion::V1,
-        },
-        tenant_id: TENANT.to_owned(),
-        client_id: CLIENT.to_owned(),
-        credential: Credential::Secret(Secret::new(SECRET)),
-    };
-    let poster = GraphPoster::with_client(
-        paused_clock_client().unwrap_or_else(|e| panic!("{e}")),
-        settings,
-    );
     let metrics = Arc::new(DeliveryMetrics::default());
-    let mut delivery = Delivery::new(
-        poster,
-        RetryPolicy {
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
-            request_timeout: Duration::from_secs(30),
-        },
-        Arc::clone(&metrics),
-    );
+    let mut delivery = delivery_through(url, Arc::clone(&metrics));
 
     // One hour: a record a minute, delivery attempted in between.
     let minutes = 60;
@@ -203,6 +181,34 @@ async fn an_hour_without_graph_drops_only_the_oldest_and_only_at_the_bound() {
     let expected: Vec<String> = (minutes - keep as usize..minutes).map(body).collect();
     assert_eq!(fake.acknowledged_bodies(), expected);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Delivery to Graph through the proxy at `url` (retrying 1 s to 5 min), on the paused
+/// clock.
+fn delivery_through(url: String, metrics: Arc<DeliveryMetrics>) -> Delivery {
+    let settings = GraphSettings {
+        endpoints: Endpoints {
+            graph_root: url.clone(),
+            login_root: url,
+            api_version: ApiVersion::V1,
+        },
+        tenant_id: TENANT.to_owned(),
+        client_id: CLIENT.to_owned(),
+        credential: Credential::Secret(Secret::new(SECRET)),
+    };
+    let poster = GraphPoster::with_client(
+        paused_clock_client().unwrap_or_else(|e| panic!("{e}")),
+        settings,
+    );
+    Delivery::new(
+        poster,
+        RetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+        },
+        metrics,
+    )
 }
 
 fn limits(max_bytes: u64) -> SpoolLimits {

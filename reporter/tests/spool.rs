@@ -402,6 +402,24 @@ mod spool {
         assert_eq!(ids(&spool), vec![c]);
     }
 
+    /// What `vtcq spool list` shows of a spool with two ready records and two dead letters
+    /// (answered 400 and 403).
+    fn assert_inspection_shows_two_ready_and_two_dead(dir: &Path) {
+        let seen = inspect(dir).expect("inspect");
+        assert_eq!(seen.ready.len(), 2);
+        assert_eq!(seen.dead.len(), 2);
+        assert_eq!(seen.dead[0].status, Some(400));
+        assert_eq!(seen.dead[1].status, Some(403));
+        assert!(seen
+            .dead
+            .iter()
+            .all(|r| r.defect.is_none() && r.response.is_some()));
+        let text = seen.to_string();
+        assert!(text.contains("ready: 2 records"), "{text}");
+        assert!(text.contains("dead: 2 records"), "{text}");
+        assert!(text.contains("HTTP 403"), "{text}");
+    }
+
     #[test]
     fn dead_letter_retry_and_purge() {
         let tmp = TempDir::new("dead");
@@ -447,19 +465,7 @@ mod spool {
         assert_eq!(listed[0].created, t(1));
 
         // The operator's view, without the lock, while the spool is open.
-        let seen = inspect(&tmp.spool()).expect("inspect");
-        assert_eq!(seen.ready.len(), 2);
-        assert_eq!(seen.dead.len(), 2);
-        assert_eq!(seen.dead[0].status, Some(400));
-        assert_eq!(seen.dead[1].status, Some(403));
-        assert!(seen
-            .dead
-            .iter()
-            .all(|r| r.defect.is_none() && r.response.is_some()));
-        let text = seen.to_string();
-        assert!(text.contains("ready: 2 records"), "{text}");
-        assert!(text.contains("dead: 2 records"), "{text}");
-        assert!(text.contains("HTTP 403"), "{text}");
+        assert_inspection_shows_two_ready_and_two_dead(&tmp.spool());
 
         // Dead letters survive a reopen and are not counted against the bounds.
         drop(spool);

@@ -1,103 +1,36 @@
-//! Checks a registration body as a `serde_json::Value` so that every refusal names the
-//! JSON path of the offending value (`mediaSessions[1].localPort`), then converts it.
+//! Checks a registration body so that every refusal names the JSON path of the offending
+//! value (`mediaSessions[1].localPort`), then hands it over as a [`Registration`].
 //!
-//! The first problem in document order is reported: unknown keys of an object, then its
-//! missing keys, then each known key in the order the schema lists them.
+//! The shape (objects, their keys, value types, integer widths, GUID spelling, media
+//! kinds) is [`Registration`]'s derived `Deserialize` with `deny_unknown_fields`, run
+//! through `serde_path_to_error` for the path of whatever it refuses. What types cannot
+//! say is checked by hand afterwards, in the order the schema lists the keys: text that
+//! is blank or longer than [`MAX_TEXT_CHARS`], ports 0, payload types above 127, clock
+//! rates 0, no media session, a local port or a payload type given twice.
+//!
+//! The first problem is reported: serde reads keys in the order the document lists them
+//! and notices a missing key at the end of its object; the hand-written checks come after.
 
+use std::marker::PhantomData;
 use std::net::IpAddr;
 
-use serde_json::{Map, Value};
+use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
 use uuid::Uuid;
+use vtcq_collector::MediaKind;
 
-use super::{ApiError, Registration};
+use super::routes::ApiError;
+use super::Registration;
 
 /// Longest device name or description, in characters.
 pub(super) const MAX_TEXT_CHARS: usize = 256;
 
-const REGISTRATION_KEYS: [&str; 5] = [
-    "callChainId",
-    "participantId",
-    "deviceName",
-    "deviceDescription",
-    "mediaSessions",
-];
-const SESSION_REQUIRED: [&str; 2] = ["kind", "localPort"];
-const SESSION_KEYS: [&str; 5] = [
-    "kind",
-    "localPort",
-    "remoteAddress",
-    "remotePort",
-    "payloadTypes",
-];
-const PAYLOAD_TYPE_KEYS: [&str; 2] = ["payloadType", "clockRate"];
-const KINDS: [&str; 3] = ["audio", "video", "screenSharing"];
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::field("invalid_value", field, message)
-}
-
-/// `parent.key`, or `key` at the root.
-fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-/// The path to report for a value: `$` for the body itself.
-fn shown(path: &str) -> &str {
-    if path.is_empty() {
-        "$"
-    } else {
-        path
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn wrong_type(path: &str, expected: &str, value: &Value) -> ApiError {
-    ApiError::field(
-        "wrong_type",
-        shown(path),
-        format!("expected {expected}, found {}", type_name(value)),
-    )
-}
-
-/// The object at `path`, with no key outside `allowed` and every key of `required`.
-fn object<'a>(
-    value: &'a Value,
-    path: &str,
-    allowed: &[&str],
-    required: &[&str],
-) -> Result<&'a Map<String, Value>, ApiError> {
-    let Value::Object(map) = value else {
-        return Err(wrong_type(path, "an object", value));
-    };
-    if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::field(
-            "unknown_field",
-            join(path, key),
-            format!("unknown field {key:?} (allowed: {})", allowed.join(", ")),
-        ));
-    }
-    if let Some(key) = required.iter().find(|k| !map.contains_key(**k)) {
-        return Err(ApiError::field(
-            "missing_field",
-            join(path, key),
-            format!("missing field {key:?}"),
-        ));
-    }
-    Ok(map)
+/// Checks a registration body and converts it.
+pub(super) fn registration(value: Value) -> Result<Registration, ApiError> {
+    let Object(registration) = serde_path_to_error::deserialize(value).map_err(refusal)?;
+    check_ranges(&registration)?;
+    Ok(registration)
 }
 
 /// A GUID in its canonical 8-4-4-4-12 form (either case). `Uuid::parse_str` would also
@@ -117,159 +50,184 @@ pub(super) fn parse_guid(s: &str) -> Option<Uuid> {
     }
 }
 
-fn guid(value: &Value, path: &str) -> Result<(), ApiError> {
-    let Value::String(s) = value else {
-        return Err(wrong_type(path, "a GUID string", value));
+/// serde's refusal as the API's error: the code from what serde says went wrong, the
+/// field from the path (for a missing key, the key's own path).
+fn refusal(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    // The path of the value serde was reading; "." is the body itself.
+    let path = error.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    let message = error.inner().to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(key, _)| key);
+    let (code, field) = match missing {
+        Some(key) => ("missing_field", join(&path, key)),
+        None if message.starts_with("unknown field") => ("unknown_field", path),
+        None if message.starts_with("invalid type") => ("wrong_type", path),
+        None => ("invalid_value", path),
     };
-    match parse_guid(s) {
-        Some(_) => Ok(()),
-        None => Err(invalid(
-            path,
-            format!("{s:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"),
-        )),
+    let field = if field.is_empty() {
+        "$".to_owned()
+    } else {
+        field
+    };
+    ApiError::field(code, field, message)
+}
+
+/// `parent.key`, or `key` at the root.
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
     }
 }
 
-fn text(value: &Value, path: &str) -> Result<(), ApiError> {
-    let Value::String(s) = value else {
-        return Err(wrong_type(path, "a string", value));
-    };
-    if s.trim().is_empty() {
-        return Err(invalid(path, "must not be empty"));
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field("invalid_value", field, message)
+}
+
+/// The rules the types cannot say, in schema order.
+fn check_ranges(registration: &Registration) -> Result<(), ApiError> {
+    text("deviceName", &registration.device_name)?;
+    text("deviceDescription", &registration.device_description)?;
+    if registration.media_sessions.is_empty() {
+        return Err(invalid(
+            "mediaSessions",
+            "a call needs at least one media session",
+        ));
     }
-    let chars = s.chars().count();
+    let mut seen_ports = Vec::new();
+    for (i, session) in registration.media_sessions.iter().enumerate() {
+        let path = format!("mediaSessions[{i}]");
+        let local = session.local_port;
+        if local == 0 {
+            return Err(out_of_range(&join(&path, "localPort"), 0, 1, 65_535));
+        }
+        if seen_ports.contains(&local) {
+            return Err(invalid(
+                &join(&path, "localPort"),
+                format!("local port {local} appears in another media session of this call"),
+            ));
+        }
+        seen_ports.push(local);
+        if session.remote_port == Some(0) {
+            return Err(out_of_range(&join(&path, "remotePort"), 0, 1, 65_535));
+        }
+        let mut seen_types = Vec::new();
+        for (j, pt) in session.payload_types.iter().enumerate() {
+            let item = format!("{path}.payloadTypes[{j}]");
+            let number = pt.payload_type;
+            if number > 127 {
+                let field = join(&item, "payloadType");
+                return Err(out_of_range(&field, u64::from(number), 0, 127));
+            }
+            if pt.clock_rate == 0 {
+                let field = join(&item, "clockRate");
+                return Err(out_of_range(&field, 0, 1, u64::from(u32::MAX)));
+            }
+            // Two clock rates for one payload type would make the rate a matter of order.
+            if seen_types.contains(&number) {
+                return Err(invalid(
+                    &join(&item, "payloadType"),
+                    format!("payload type {number} appears twice in this media session"),
+                ));
+            }
+            seen_types.push(number);
+        }
+    }
+    Ok(())
+}
+
+fn out_of_range(field: &str, value: u64, min: u64, max: u64) -> ApiError {
+    invalid(field, format!("{value} is out of range ({min}..={max})"))
+}
+
+fn text(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    let chars = value.chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(invalid(
-            path,
+            field,
             format!("is {chars} characters long; at most {MAX_TEXT_CHARS} are allowed"),
         ));
     }
     Ok(())
 }
 
-/// An integer in `min..=max`. A fraction is a wrong type; a negative or too large
-/// integer is a wrong value.
-fn integer(value: &Value, path: &str, min: u64, max: u64) -> Result<u64, ApiError> {
-    let Value::Number(n) = value else {
-        return Err(wrong_type(path, "an integer", value));
+// ---- deserializers the derived types use ----------------------------------------------
+
+/// A value that must be a JSON object. Derived structs also accept an array of their
+/// fields in order (serde's sequence form); the API's schema does not, and neither do we.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Object<T>, M::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// An array of objects (see [`Object`]).
+pub(super) fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let items = Vec::<Object<T>>::deserialize(deserializer)?;
+    Ok(items.into_iter().map(|Object(item)| item).collect())
+}
+
+/// A GUID string in its canonical form (see [`parse_guid`]).
+pub(super) fn guid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_guid(&text).ok_or_else(|| {
+        de::Error::invalid_value(
+            Unexpected::Str(&text),
+            &"a GUID (8-4-4-4-12 hexadecimal digits)",
+        )
+    })
+}
+
+/// A media kind, spelled exactly as the collector spells it (`MediaKind::as_str`), so
+/// that the two cannot disagree; the collector's parser also takes other cases.
+pub(super) fn media_kind<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<MediaKind, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    let kind = name.parse::<MediaKind>().ok();
+    kind.filter(|kind| kind.as_str() == name).ok_or_else(|| {
+        de::Error::invalid_value(
+            Unexpected::Str(&name),
+            &"a media kind (audio, video or screenSharing)",
+        )
+    })
+}
+
+/// An optional IPv4 or IPv6 address (`null` or absent: none).
+pub(super) fn ip_address<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<IpAddr>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
     };
-    let out_of_range = || invalid(path, format!("{n} is out of range ({min}..={max})"));
-    match n.as_u64() {
-        Some(v) if (min..=max).contains(&v) => Ok(v),
-        Some(_) => Err(out_of_range()),
-        None if n.is_i64() => Err(out_of_range()),
-        None => Err(wrong_type(path, "an integer", value)),
-    }
-}
-
-fn port(value: &Value, path: &str) -> Result<u64, ApiError> {
-    integer(value, path, 1, u64::from(u16::MAX))
-}
-
-/// A key that may be absent or null.
-fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).filter(|v| !v.is_null())
-}
-
-fn media_session(value: &Value, path: &str, seen_ports: &mut Vec<u64>) -> Result<(), ApiError> {
-    let map = object(value, path, &SESSION_KEYS, &SESSION_REQUIRED)?;
-    let kind_path = join(path, "kind");
-    match map.get("kind") {
-        Some(Value::String(kind)) if KINDS.contains(&kind.as_str()) => {}
-        Some(Value::String(kind)) => {
-            return Err(invalid(
-                &kind_path,
-                format!("{kind:?} is not a media kind (audio, video or screenSharing)"),
-            ))
-        }
-        Some(other) => return Err(wrong_type(&kind_path, "a string", other)),
-        None => {}
-    }
-    let port_path = join(path, "localPort");
-    if let Some(v) = map.get("localPort") {
-        let local = port(v, &port_path)?;
-        if seen_ports.contains(&local) {
-            return Err(invalid(
-                &port_path,
-                format!("local port {local} appears in another media session of this call"),
-            ));
-        }
-        seen_ports.push(local);
-    }
-    if let Some(v) = present(map, "remoteAddress") {
-        let addr_path = join(path, "remoteAddress");
-        let Value::String(s) = v else {
-            return Err(wrong_type(&addr_path, "an IP address string", v));
-        };
-        if s.parse::<IpAddr>().is_err() {
-            return Err(invalid(
-                &addr_path,
-                format!("{s:?} is not an IPv4 or IPv6 address"),
-            ));
-        }
-    }
-    if let Some(v) = present(map, "remotePort") {
-        port(v, &join(path, "remotePort"))?;
-    }
-    if let Some(v) = map.get("payloadTypes") {
-        let list_path = join(path, "payloadTypes");
-        let Value::Array(items) = v else {
-            return Err(wrong_type(&list_path, "an array", v));
-        };
-        let mut seen = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let item_path = format!("{list_path}[{i}]");
-            let pt = object(item, &item_path, &PAYLOAD_TYPE_KEYS, &PAYLOAD_TYPE_KEYS)?;
-            let pt_path = join(&item_path, "payloadType");
-            let number = pt
-                .get("payloadType")
-                .map_or(Ok(0), |v| integer(v, &pt_path, 0, 127))?;
-            if let Some(v) = pt.get("clockRate") {
-                integer(v, &join(&item_path, "clockRate"), 1, u64::from(u32::MAX))?;
-            }
-            // Two clock rates for one payload type would make the rate a matter of order.
-            if seen.contains(&number) {
-                return Err(invalid(
-                    &pt_path,
-                    format!("payload type {number} appears twice in this media session"),
-                ));
-            }
-            seen.push(number);
-        }
-    }
-    Ok(())
-}
-
-/// Checks a registration body and converts it.
-pub(super) fn registration(value: Value) -> Result<Registration, ApiError> {
-    let map = object(&value, "", &REGISTRATION_KEYS, &REGISTRATION_KEYS)?;
-    for key in ["callChainId", "participantId"] {
-        if let Some(v) = map.get(key) {
-            guid(v, key)?;
-        }
-    }
-    for key in ["deviceName", "deviceDescription"] {
-        if let Some(v) = map.get(key) {
-            text(v, key)?;
-        }
-    }
-    if let Some(v) = map.get("mediaSessions") {
-        let Value::Array(sessions) = v else {
-            return Err(wrong_type("mediaSessions", "an array", v));
-        };
-        if sessions.is_empty() {
-            return Err(invalid(
-                "mediaSessions",
-                "a call needs at least one media session",
-            ));
-        }
-        let mut seen_ports = Vec::new();
-        for (i, session) in sessions.iter().enumerate() {
-            media_session(session, &format!("mediaSessions[{i}]"), &mut seen_ports)?;
-        }
-    }
-    // The checks above are at least as strict as the types, so this conversion only fails
-    // if the two drift apart; the error then still reaches the client, without a path.
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::field("invalid_value", "$", format!("invalid registration: {e}")))
+    text.parse()
+        .map(Some)
+        .map_err(|_| de::Error::invalid_value(Unexpected::Str(&text), &"an IPv4 or IPv6 address"))
 }

@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,6 +13,56 @@ use serde_json::Value;
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The test bench's binary (`vtcq-testbench peer|flood`): the live tests' RTP endpoints
+/// and flooder, which the operator's `vtcq` binary does not contain. Cargo only gives a
+/// test the paths of its own package's binaries, so it is looked for where cargo puts it,
+/// next to `vtcq`: `cargo test` builds it there (it is a default member of the workspace).
+/// When it is missing (say, only `cargo test -p vtcq` was built), it is built there with
+/// `cargo build -p vtcq-testbench`, once per test process. `VTCQ_TESTBENCH` overrides the
+/// path. What is used is printed (see it with `--nocapture`).
+pub fn testbench() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("VTCQ_TESTBENCH") {
+            eprintln!("testbench: {} (VTCQ_TESTBENCH)", Path::new(&path).display());
+            return PathBuf::from(path);
+        }
+        let vtcq = Path::new(env!("CARGO_BIN_EXE_vtcq"));
+        let path = vtcq.with_file_name(format!("vtcq-testbench{}", std::env::consts::EXE_SUFFIX));
+        if path.is_file() {
+            eprintln!("testbench: {}", path.display());
+            return path;
+        }
+        // <target>/<profile folder>/vtcq: build into the same folder, same profile.
+        let profile_dir = vtcq.parent().unwrap_or_else(|| Path::new("."));
+        let target_dir = profile_dir.parent().unwrap_or_else(|| Path::new("."));
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "-p", "vtcq-testbench", "--bin", "vtcq-testbench"])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(repo());
+        eprintln!(
+            "testbench: {} is missing; running {build:?}",
+            path.display()
+        );
+        let status = build.status().unwrap_or_else(|e| panic!("{build:?}: {e}"));
+        assert!(
+            status.success() && path.is_file(),
+            "{build:?} did not make {} ({status})",
+            path.display()
+        );
+        path
+    })
+    .clone()
 }
 
 /// A scratch folder under the temp dir, unique per test process, removed on drop.
@@ -90,7 +142,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) ->
 
 /// Runs a command that must succeed (test set-up).
 pub fn sh(args: &[&str]) {
-    let out = std::process::Command::new(args[0])
+    let out = Command::new(args[0])
         .args(&args[1..])
         .output()
         .unwrap_or_else(|e| panic!("{args:?}: {e}"));
@@ -121,7 +173,6 @@ pub struct Net {
 impl Net {
     /// Creates `{prefix}-ns-<pid>-{tag}` and `{prefix}A<pid>{tag}` / `{prefix}B<pid>{tag}`.
     pub fn new(prefix: &str, tag: u32, subnet: &str) -> Net {
-        use std::process::Command;
         let id = std::process::id() % 10_000;
         let ns = format!("{prefix}-ns-{id}-{tag}");
         let veth = format!("{prefix}A{id}{tag}");
@@ -171,7 +222,6 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
-        use std::process::Command;
         let _ = Command::new("ip")
             .args(["link", "del", &self.veth])
             .output();

@@ -8,8 +8,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::disk::list_dir;
 use super::format::{decode, header_created, Defect, RecordId, RESPONSE_SUFFIX};
-use super::{list_dir, SpoolError};
+use super::SpoolError;
 
 /// What [`inspect`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
-//! `vtcq flood`: hostile traffic for the flood test. Writes Ethernet frames straight onto
-//! an interface (a packet socket, so source addresses can be anything): UDP to one
-//! destination address and a port range, from random sources in 198.18.0.0/15 (RFC 2544's
-//! benchmarking block) with random ports, carrying RTP with random SSRCs, malformed RTCP
-//! and random bytes. Hidden from `--help`: a test tool, meant for a test's own veth pair.
+//! `vtcq-testbench flood`: hostile traffic for the flood test. Writes Ethernet frames
+//! straight onto an interface (a packet socket, so source addresses can be anything): UDP
+//! to one destination address and a port range, from random sources in 198.18.0.0/15
+//! (RFC 2544's benchmarking block) with random ports, carrying RTP with random SSRCs,
+//! malformed RTCP and random bytes. A test tool, meant for a test's own veth pair.
 //!
 //! The destination MAC is, by default, one nobody owns: the receiving kernel marks the
 //! frames "for another host" and drops them before IP, so nothing answers the random
@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use vtcq_collector::capture::LinkType;
-use vtcq_collector::synth::Rng;
 use vtcq_collector::wire::link::write_udp_frame;
 use vtcq_livecap::FrameSender;
+use vtcq_sim::Rng;
 
-/// `vtcq flood`.
+/// `vtcq-testbench flood`.
 #[derive(Debug, Args)]
 pub struct FloodArgs {
     /// Interface to write the frames on (the test's veth end).

@@ -1,21 +1,40 @@
 //! The agent's configuration file: TOML, with `VTCQ_SECTION__KEY` environment overrides
-//! (e.g. `VTCQ_GRAPH__TENANT_ID`), read with the `config` crate into raw sections and
-//! validated into typed settings before anything starts. A bad config is exit code 78
-//! (EX_CONFIG) with a message naming the key.
+//! (e.g. `VTCQ_GRAPH__TENANT_ID`), read with the `config` crate into the raw sections
+//! below, then validated into typed settings ([`DaemonSettings`]) before anything starts.
+//! A bad config is exit code 78 (EX_CONFIG) with a message naming the file and the key.
+//!
+//! Defaults are written once, where the thing they configure lives: the call lifecycle's
+//! and the flow bound's in `vtcq-collector`, the ring's in `vtcq-livecap`, the control
+//! API's in [`crate::api`], the reporter's sections in `vtcq-reporter`. The raw sections
+//! take them from there; `deploy/config/vtcq.example.toml` documents them.
+//!
+//! Validation warns about what is unwise but valid (a config file holding a secret
+//! readable by every user, and see `settings.rs`). `main` starts logging before the file
+//! is read, so whatever warns reaches stderr; the daemon applies `[log]` before it
+//! validates the rest, so the warnings come in the format the operator chose.
 
-use std::path::Path;
+mod settings;
 
-use std::net::IpAddr;
-use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use vtcq_collector::analyzer::DEFAULT_MAX_FLOWS;
+use vtcq_collector::calls::LifecycleConfig;
 use vtcq_reporter::retry::RetryPolicy;
 use vtcq_reporter::settings::{GraphSection, ReporterSettings, SinkSection, SpoolSection};
 
+pub use settings::{CaptureSettings, DaemonSettings, LogFormat, LogSettings};
+
 /// Exit code of a configuration error (sysexits.h EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
+
+/// Default of `log.level`: also the daemon's filter before its configuration is read.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+/// Default of `daemon.shutdown_grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The raw file.
 #[derive(Debug, Default, Deserialize)]
@@ -68,148 +87,107 @@ pub struct CaptureSection {
     /// Link speed in bytes per second for `networkLinkSpeedInBytes` (default: the
     /// interface's /sys/class/net/IF/speed).
     pub link_speed_bytes: Option<u64>,
-    /// Ring: block size in bytes (default 256 KiB) and number of blocks (default 32).
+    /// Ring: block size in bytes (default: `vtcq_livecap::CaptureConfig::DEFAULT_BLOCK_SIZE`).
     pub ring_block_size: Option<u32>,
-    /// Ring blocks.
+    /// Ring blocks (default: `vtcq_livecap::CaptureConfig::DEFAULT_BLOCK_COUNT`).
     pub ring_block_count: Option<u32>,
 }
 
-/// `[calls]`: call lifecycle.
+/// `[calls]`: call lifecycle. Defaults: the collector's [`LifecycleConfig`] and
+/// [`DEFAULT_MAX_FLOWS`].
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct CallsSection {
     /// A call with no packet for this long ends.
-    #[serde(with = "humantime_serde", default = "d30s")]
+    #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
     /// A call ends at this age at the latest.
-    #[serde(with = "humantime_serde", default = "d12h")]
+    #[serde(with = "humantime_serde")]
     pub max_duration: Duration,
     /// How long an ended call answers a repeated DELETE with its record.
-    #[serde(with = "humantime_serde", default = "d10m")]
+    #[serde(with = "humantime_serde")]
     pub ended_retention: Duration,
     /// Most unregistered flows kept at once.
-    #[serde(default = "d4096")]
     pub max_unregistered_flows: usize,
     /// Most calls registered at once; past it a registration is answered 503.
-    #[serde(default = "d1024")]
     pub max_active_calls: usize,
     /// Most flows (endpoint pairs) measured at once, registered or not. Past it, a new
     /// flow evicts the oldest one that never carried valid RTP (a flood's), else it is
     /// refused; both are counted in /metrics.
-    #[serde(default = "d8192")]
     pub max_flows: usize,
 }
 
 impl Default for CallsSection {
     fn default() -> Self {
+        let lifecycle = LifecycleConfig::default();
         CallsSection {
-            idle_timeout: d30s(),
-            max_duration: d12h(),
-            ended_retention: d10m(),
-            max_unregistered_flows: d4096(),
-            max_active_calls: d1024(),
-            max_flows: d8192(),
+            idle_timeout: lifecycle.idle_timeout,
+            max_duration: lifecycle.max_duration,
+            ended_retention: lifecycle.ended_retention,
+            max_unregistered_flows: lifecycle.max_unregistered_flows,
+            max_active_calls: lifecycle.max_active_calls,
+            max_flows: DEFAULT_MAX_FLOWS,
         }
     }
 }
 
-fn d30s() -> Duration {
-    Duration::from_secs(30)
-}
-fn d12h() -> Duration {
-    Duration::from_secs(12 * 3600)
-}
-fn d10m() -> Duration {
-    Duration::from_secs(600)
-}
-fn d4096() -> usize {
-    4096
-}
-fn d1024() -> usize {
-    1024
-}
-fn d8192() -> usize {
-    8192
-}
-
-/// `[api]`: the bot's control API.
+/// `[api]`: the bot's control API. Defaults: [`crate::api::ApiConfig`]'s.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ApiSection {
     /// `127.0.0.1:9477` (default), any `IP:PORT`, or `unix:/path/to.sock`.
-    #[serde(default = "default_listen")]
     pub listen: String,
     /// File holding the bearer token the bot must send (none: no token required).
     pub bearer_token_file: Option<PathBuf>,
-    /// Largest request body (default 65536).
-    #[serde(default = "default_body")]
+    /// Largest request body.
     pub max_body_bytes: usize,
 }
 
 impl Default for ApiSection {
     fn default() -> Self {
         ApiSection {
-            listen: default_listen(),
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), crate::api::DEFAULT_PORT)
+                .to_string(),
             bearer_token_file: None,
-            max_body_bytes: default_body(),
+            max_body_bytes: crate::api::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
 
-fn default_listen() -> String {
-    "127.0.0.1:9477".to_owned()
-}
-fn default_body() -> usize {
-    65_536
-}
-
 /// `[log]`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// `text` (default) or `json`.
-    #[serde(default = "default_log_format")]
     pub format: String,
     /// A tracing filter, e.g. `info` (default) or `vtcq=debug,info`; VTCQ_LOG overrides.
-    #[serde(default = "default_log_level")]
     pub level: String,
 }
 
 impl Default for LogSection {
     fn default() -> Self {
         LogSection {
-            format: default_log_format(),
-            level: default_log_level(),
+            format: LogFormat::Text.as_str().to_owned(),
+            level: DEFAULT_LOG_FILTER.to_owned(),
         }
     }
 }
 
-fn default_log_format() -> String {
-    "text".to_owned()
-}
-fn default_log_level() -> String {
-    "info".to_owned()
-}
-
 /// `[daemon]`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DaemonSection {
-    /// Time allowed after SIGTERM to end calls, spool them and try to deliver (default 10 s).
-    #[serde(with = "humantime_serde", default = "d10s")]
+    /// Time allowed after SIGTERM to end calls, spool them and try to deliver.
+    #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
 }
 
 impl Default for DaemonSection {
     fn default() -> Self {
         DaemonSection {
-            shutdown_grace: d10s(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
-}
-
-fn d10s() -> Duration {
-    Duration::from_secs(10)
 }
 
 /// `[identity]`: the CVI service's deployment fields, sent with every record when set.
@@ -226,41 +204,46 @@ pub struct IdentitySection {
     pub cloud_service_name: Option<String>,
 }
 
-/// Parses `"10000-20000"` or `"5004"`.
-pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
-    let parse = |p: &str| {
-        p.trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| format!("{text:?} is not a port or a port range like 10000-20000"))
-    };
-    match text.split_once('-') {
-        Some((a, b)) => {
-            let (a, b) = (parse(a)?, parse(b)?);
-            if a > b {
-                return Err(format!("{text:?}: the range is backwards"));
-            }
-            Ok(a..=b)
-        }
-        None => {
-            let p = parse(text)?;
-            Ok(p..=p)
+/// Why a configuration cannot be used: the file, and the key when one is to blame.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file does not exist (or is not a file).
+    #[error("cannot read config {}: no such file", path.display())]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file (or the environment) is not TOML of the configuration's shape: a syntax
+    /// error, an unknown key, a value of the wrong type. The `config` crate's reason,
+    /// which names the key, is the source.
+    #[error("config {}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: config::ConfigError,
+    },
+    /// A value the daemon cannot run with.
+    #[error("config {}: {key}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, e.g. `capture.interface`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The key to blame, when there is one.
+    pub fn key(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::NotFound { .. } | ConfigError::Parse { .. } => None,
         }
     }
 }
-
-/// A configuration error, already phrased for the operator.
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// The `VTCQ_SECTION__KEY` variables only: other `VTCQ_*` variables (such as `VTCQ_LOG`,
 /// the log filter) are not configuration keys and must not be read as such.
@@ -276,12 +259,10 @@ fn section_variables() -> config::Map<String, String> {
 /// Reads `path` plus the environment.
 pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
     if !path.is_file() {
-        return Err(ConfigError(format!(
-            "cannot read config {}: no such file",
-            path.display()
-        )));
+        return Err(ConfigError::NotFound {
+            path: path.to_path_buf(),
+        });
     }
-    warn_if_secret_file_is_readable(path);
     build_raw(
         config::File::from(path).format(config::FileFormat::Toml),
         section_variables(),
@@ -309,7 +290,11 @@ fn build_raw(
     env: config::Map<String, String>,
     origin: &Path,
 ) -> Result<RawConfig, ConfigError> {
-    let built = config::Config::builder()
+    let parse_error = |source| ConfigError::Parse {
+        path: origin.to_path_buf(),
+        source,
+    };
+    config::Config::builder()
         .add_source(file)
         .add_source(
             config::Environment::with_prefix("VTCQ")
@@ -319,15 +304,14 @@ fn build_raw(
                 .source(Some(env)),
         )
         .build()
-        .map_err(|e| ConfigError(format!("config {}: {e}", origin.display())))?;
-    built
+        .map_err(parse_error)?
         .try_deserialize()
-        .map_err(|e| ConfigError(format!("config {}: {e}", origin.display())))
+        .map_err(parse_error)
 }
 
 /// A config file that holds a secret itself (`graph.client_secret`) must not be readable by
 /// every user. A warning, like the secret files' (see `warn_if_readable_by_others`).
-fn warn_if_secret_file_is_readable(path: &Path) {
+pub(crate) fn warn_if_secret_file_is_readable(path: &Path) {
     // The merged configuration cannot tell the file's secret from the environment's, so
     // the file is read on its own; only when others can read it, which is rare.
     if !vtcq_reporter::settings::is_readable_by_others(path) {
@@ -345,9 +329,15 @@ fn warn_if_secret_file_is_readable(path: &Path) {
     }
 }
 
-/// Reads and validates the reporter's part of the configuration.
+/// Reads and validates the whole configuration of `vtcq run` (reads the secret and
+/// certificate files it names).
+pub fn load(path: &Path) -> Result<DaemonSettings, ConfigError> {
+    DaemonSettings::from_raw(path, &load_raw(path)?)
+}
+
+/// Reads and validates the reporter's part of the configuration (`vtcq post`, `vtcq spool`).
 pub fn load_reporter(path: &Path) -> Result<ReporterSettings, ConfigError> {
     let raw = load_raw(path)?;
-    ReporterSettings::from_sections(&raw.graph, &raw.spool, &raw.retry, &raw.sink)
-        .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))
+    warn_if_secret_file_is_readable(path);
+    settings::reporter(path, &raw)
 }

@@ -1,14 +1,15 @@
 //! RFC 3550 receiver state of one endpoint about its peer's stream: what the generator's
-//! simulated endpoints and the live test peer (`vtcq peer`) put in their report blocks.
+//! simulated endpoints and the live test peer (`vtcq-testbench peer`) put in their report
+//! blocks.
 //!
-//! It is deliberately simpler than [`crate::stream`] (no probation, no reordering window,
+//! It is deliberately simpler than [`vtcq_collector::stream`] (no probation, no reordering window,
 //! no restart detection) and written independently of it, so that tests comparing the
 //! analyzer's numbers with these compare two implementations. The caller extends
 //! sequence numbers and RTP timestamps; this type only does the arithmetic of RFC 3550
 //! §6.4.1 and A.3 (loss), A.8 (jitter) and the LSR/DLSR bookkeeping.
 
-use crate::wire::rtcp::ReportBlock;
-use crate::Timestamp;
+use vtcq_collector::wire::rtcp::ReportBlock;
+use vtcq_collector::Timestamp;
 
 /// What one endpoint knows about the stream it receives from its peer.
 #[derive(Clone, Debug, Default)]
