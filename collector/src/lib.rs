@@ -16,6 +16,8 @@
 //!   clock rates, sample histograms.
 //! - [`analyzer`]: sessions (channels) and their two sides; [`summary`]: the call-end
 //!   results in domain terms.
+//! - [`srtp`]: SRTP/SRTCP keys, key derivation, protect and unprotect (RFC 3711, 6188,
+//!   7714), and the per-sender key ring that reads encrypted RTCP across re-keying.
 //! - [`synth`]: a traffic generator with known truth, for the sample capture, tests and
 //!   benchmarks.
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ pub mod capture;
 pub mod clock;
 pub mod offline;
 pub mod rtt;
+pub mod srtp;
 pub mod stats;
 pub mod stream;
 pub mod summary;
