@@ -242,3 +242,24 @@ impl SessionCipher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keyed states zero themselves when dropped: the `zeroize` features of the
+    /// RustCrypto crates are on (this fails to compile otherwise).
+    #[test]
+    fn keyed_primitives_zeroize_on_drop() {
+        fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroize_on_drop::<Aes128>();
+        zeroize_on_drop::<Aes256>();
+        zeroize_on_drop::<Aes128Gcm>();
+        zeroize_on_drop::<Aes256Gcm>();
+        // HMAC's keyed state is two SHA-1 cores (the inner and outer padded keys hashed);
+        // `Hmac` has no marker of its own, its cores zero themselves.
+        zeroize_on_drop::<sha1::block_api::Sha1Core>();
+        zeroize_on_drop::<sha1::Sha1>();
+        zeroize_on_drop::<ctr::Ctr128BE<Aes128>>();
+    }
+}
