@@ -213,9 +213,6 @@ impl KeyRing {
         let mut error = None;
         for position in (0..self.entries.len()).rev() {
             let entry = &self.entries[position];
-            if !entry.srtcp.mki_matches(srtcp) {
-                continue;
-            }
             match entry.srtcp.unprotect(srtcp, out) {
                 Ok(unprotected) => {
                     let key = entry.id;
@@ -225,7 +222,10 @@ impl KeyRing {
                     return Ok(Matched { key, unprotected });
                 }
                 Err(e @ UnprotectError::OutputTooSmall { .. }) => return Err(e),
-                // A packet too short for one key's trailer may still fit another's.
+                // Not a candidate: the datagram names another key (checked before any tag
+                // is computed).
+                Err(UnprotectError::UnknownMki) => {}
+                // Too short for this key's trailer; another key's may be shorter.
                 Err(e @ UnprotectError::TooShort { .. }) => {
                     error.get_or_insert(e);
                 }

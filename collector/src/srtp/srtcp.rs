@@ -121,8 +121,8 @@ impl SrtcpContext {
         len.saturating_sub(after + self.mki_len())
     }
 
-    /// `true` when this key negotiated no MKI, or when `srtcp` carries this key's MKI.
-    /// Cheap: the key ring uses it to skip keys without computing a tag.
+    /// `true` when this key negotiated no MKI, or when `srtcp` (long enough for this key's
+    /// trailer) carries this key's MKI. Checked before any tag is computed.
     pub fn mki_matches(&self, srtcp: &[u8]) -> bool {
         let Some(mki) = &self.mki else { return true };
         let at = self.mki_at(srtcp.len());

@@ -719,3 +719,25 @@ fn mixed_keys_report_the_most_telling_error() {
         Err(UnprotectError::TooShort { len: 12, min: 22 })
     );
 }
+
+/// Found by the `srtcp` fuzz target: a key with an MKI and a datagram shorter than its
+/// trailer. The ring said "unknown MKI" where the key itself says "too short".
+#[test]
+fn a_datagram_too_short_for_the_only_key_is_too_short_through_the_ring_too() {
+    let mut rng = Rng(77);
+    let key = random_key(&mut rng, Suite::AesCm256HmacSha1_80, Some(&[1, 2]));
+    let context = SrtcpContext::new(&key);
+    let mut ring = KeyRing::default();
+    ring.add(key);
+    let mut out = [0u8; 64];
+    for len in [0, 1, 12, 23] {
+        let datagram = vec![0x81; len];
+        let expected = Err(UnprotectError::TooShort { len, min: 24 });
+        assert_eq!(context.unprotect(&datagram, &mut out), expected);
+        assert_eq!(
+            ring.unprotect(at(0), &datagram, &mut out)
+                .map(|m| m.unprotected),
+            expected
+        );
+    }
+}
