@@ -170,6 +170,23 @@ def main():
     write("control_api", "probes", bytes([1, 0xC1]))
     write("control_api", "path-from-input", bytes([0, 0x41]) + b"/v1/calls/0622673D-9F69-49B3-9D4F-5EC64F42ECCE?x=1\n" + body.encode())
 
+    # srtcp: [suite][flags][46 bytes key||salt][index/ROC][packet]. Packets libsrtp
+    # protected (collector/tests/fixtures/srtp_crosscheck.txt, no MKI) with their keys, so
+    # the fuzzer starts on the authentic path; a clear compound and an RTP packet from the
+    # sample for the round trips.
+    suites = ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_80",
+              "AES_256_CM_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM"]
+    with open(os.path.join(ROOT, "collector", "tests", "fixtures", "srtp_crosscheck.txt")) as f:
+        fixture = [line.split() for line in f if line.startswith("srtcp ")]
+    for suite in ("AES_CM_128_HMAC_SHA1_80", "AES_256_CM_HMAC_SHA1_32", "AEAD_AES_128_GCM"):
+        line = next(l for l in fixture if l[1] == suite and l[3] == "-")
+        key = bytes.fromhex(line[2]).ljust(46, b"\0")
+        write("srtcp", f"libsrtp-{suite.lower()}", bytes([suites.index(suite), 0x02]) + key
+              + b"\0\0\0\0" + bytes.fromhex(line[5]))
+    key = bytes(range(1, 47))
+    write("srtcp", "compound-gcm-mki", bytes([5, 0x07]) + key + b"\x7f\xff\xff\xfe" + rtcp[0])
+    write("srtcp", "rtp-cm32", bytes([1, 0x00]) + key + b"\xff\xff\xff\xff" + rtp[0])
+
     # config_file: the example and variations.
     with open(os.path.join(ROOT, "deploy", "config", "vtcq.example.toml")) as f:
         example = f.read()

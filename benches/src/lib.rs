@@ -20,12 +20,43 @@ use std::time::Duration;
 
 use vtcq_collector::capture::{CaptureError, CaptureReader, LinkType, PcapWriter};
 use vtcq_collector::summary::MediaKind;
+use vtcq_collector::wire::rtcp::{
+    write_receiver_report, write_sdes_cname, write_sender_report, ReportBlock,
+};
 use vtcq_collector::Timestamp;
 use vtcq_sim::{generate, CallSpec, ChannelSpec, Rng};
 
 /// The frames of the shipped sample call (about 4 500 Ethernet frames, 20 s, 3 channels).
 pub fn sample_frames() -> Vec<(Timestamp, Vec<u8>)> {
     generate(&CallSpec::sample()).frames
+}
+
+/// A typical RTCP compound as a bot or a device sends it: an SR and an RR with one report
+/// block each and an SDES CNAME (108 bytes), the input of the SRTCP benchmarks.
+pub fn typical_rtcp_compound() -> Vec<u8> {
+    let block = ReportBlock {
+        ssrc: 0x0BAD_CAFE,
+        fraction_lost: 3,
+        cumulative_lost: 120,
+        extended_highest_sequence: 0x0001_2345,
+        jitter: 240,
+        last_sr: 0x1234_5678,
+        delay_since_last_sr: 0x0002_0000,
+    };
+    let ssrc = 0x5EC0_DE01;
+    let mut compound = Vec::new();
+    write_sender_report(
+        &mut compound,
+        ssrc,
+        0xE812_3456_789A_BCDE,
+        160_000,
+        500,
+        80_000,
+        &[block],
+    );
+    write_receiver_report(&mut compound, ssrc, &[block]);
+    write_sdes_cname(&mut compound, ssrc, "bot@cvi.example");
+    compound
 }
 
 /// Frames held back to back in one buffer (as the daemon's capture arena holds a ring

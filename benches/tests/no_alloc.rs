@@ -193,3 +193,55 @@ fn an_active_channel_costs_less_than_64_kib() {
         "{per_channel} B per channel is over the {CHANNEL_BUDGET_BYTES} B budget"
     );
 }
+
+#[test]
+fn srtcp_unprotect_and_srtp_protect_allocate_nothing() {
+    use vtcq_collector::srtp::{
+        KeyRing, KeyRingConfig, MasterKey, SrtcpContext, SrtpContext, Suite, MAX_PACKET_LEN,
+    };
+    let compound = vtcq_benches::typical_rtcp_compound();
+    let mut rtp = vec![0x80, 96, 0, 1, 0, 0, 0x10, 0, 0xDE, 0xCA, 0xFB, 0xAD];
+    rtp.extend_from_slice(&[0x55; 160]);
+    for suite in Suite::ALL {
+        // Set-up allocates (keys, contexts, the ring's fixed storage, buffers) ...
+        let material: Vec<u8> = (0..suite.master_key_len() + suite.master_salt_len())
+            .map(|i| i as u8)
+            .collect();
+        let other: Vec<u8> = material.iter().map(|b| b ^ 0xFF).collect();
+        let master = MasterKey::from_key_and_salt(suite, &material).expect("suite lengths");
+        let sender = SrtcpContext::new(&master);
+        let srtp = SrtpContext::new(&master);
+        let mut ring = KeyRing::new(KeyRingConfig::default());
+        ring.add(master);
+        ring.add(MasterKey::from_key_and_salt(suite, &other).expect("suite lengths"));
+        let mut packets = Vec::new();
+        let mut buf = vec![0u8; MAX_PACKET_LEN];
+        for index in 0..64 {
+            let len = sender
+                .protect(&compound, index, index % 8 != 0, &mut buf)
+                .expect("protect");
+            packets.push(buf[..len].to_vec());
+        }
+        let mut out = vec![0u8; MAX_PACKET_LEN];
+        // ... the per-datagram path does not: the ring tries the newer (wrong) key first,
+        // then authenticates and decrypts with the right one; a forged datagram fails.
+        let before = allocations();
+        for (n, packet) in packets.iter().enumerate() {
+            let at = Timestamp::from_nanos(n as i64 * 1_000_000_000);
+            let matched = ring.unprotect(at, packet, &mut out).expect("authentic");
+            assert_eq!(out[..matched.unprotected.len], compound[..]);
+            assert!(ring
+                .unprotect(at, &packet[..packet.len() - 1], &mut out)
+                .is_err());
+            sender
+                .protect(&compound, n as u32, true, &mut buf)
+                .expect("protect");
+            srtp.protect(&rtp, 0, &mut buf).expect("protect");
+        }
+        assert_eq!(
+            allocations() - before,
+            0,
+            "{suite}: the SRTP/SRTCP packet path allocated"
+        );
+    }
+}

@@ -20,6 +20,8 @@
 //!   [`summary`]: those results in domain terms.
 //! - [`calls`]: the daemon's call lifecycle over one analyzer; [`offline`]: a capture
 //!   file through one analyzer (`vtcq analyze`).
+//! - [`srtp`]: SRTP/SRTCP keys, key derivation, protect and unprotect (RFC 3711, 6188,
+//!   7714), and the per-sender key ring that reads encrypted RTCP across re-keying.
 //!
 //! Vocabulary, used the same way everywhere: a **flow** is the RTP between two endpoints
 //! (address and port), both directions, with its RTCP; a **stream** is one SSRC of one
@@ -38,11 +40,15 @@ pub mod channel;
 pub mod clock;
 pub mod offline;
 pub mod rtt;
+pub mod srtp;
 pub mod stats;
 pub mod stream;
 pub mod summary;
 pub mod time;
 pub mod wire;
+
+#[cfg(test)]
+mod test_rng;
 
 pub use analyzer::{Analyzer, AnalyzerConfig, Counters, Flow, LocalInference, Side};
 pub use summary::{ChannelQuality, DirectionQuality, MediaKind, Metric, Source};

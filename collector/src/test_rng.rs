@@ -1,0 +1,16 @@
+//! A seeded SplitMix64 generator for the unit tests' random inputs (the simulator's `Rng`
+//! lives in `vtcq-sim`, which depends on this crate, so unit tests cannot use it).
+
+/// SplitMix64: the same sequence for the same seed, on every machine.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
