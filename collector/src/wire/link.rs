@@ -48,7 +48,8 @@ const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 
 const IPPROTO_HOPOPTS: u8 = 0;
-const IPPROTO_UDP: u8 = 17;
+pub(crate) const IPPROTO_UDP: u8 = 17;
+pub(crate) const IPPROTO_TCP: u8 = 6;
 const IPPROTO_ROUTING: u8 = 43;
 const IPPROTO_FRAGMENT: u8 = 44;
 const IPPROTO_DSTOPTS: u8 = 60;
@@ -152,9 +153,27 @@ impl LinkError {
 }
 
 /// An IP packet located in a frame, not parsed yet.
-enum Ip<'a> {
+pub(crate) enum Ip<'a> {
     V4(&'a [u8]),
     V6(&'a [u8]),
+}
+
+/// What follows the IP header(s) of an unfragmented packet: the transport protocol
+/// number and its bytes. Shared by the UDP decoder here and the TCP one in
+/// [`super::tcp`], so both read IP the same way.
+pub(crate) struct IpPayload<'a> {
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    /// IP protocol number of the payload (17 UDP, 6 TCP, ...).
+    pub(crate) protocol: u8,
+    /// The payload as captured (bounded by the IP length), `None` when the capture
+    /// ends before it starts. Kept as an `Option` so that a packet of another protocol
+    /// reports "not UDP" before "cut short", as it always has.
+    pub(crate) l4: Option<&'a [u8]>,
+    /// The payload length the IP header states.
+    pub(crate) claimed: usize,
+    /// The IP layer, for errors about the payload's position.
+    pub(crate) layer: Layer,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -173,12 +192,24 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 ///
 /// See the module documentation for what is and isn't accepted.
 pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
+    if link_type == LinkType::Ethernet {
+        if let Some(datagram) = ethernet_ipv4_udp(frame) {
+            return Ok(datagram);
+        }
+    }
+    let ip = ip_payload(locate_ip(link_type, frame)?)?;
+    if ip.protocol != IPPROTO_UDP {
+        return Err(LinkError::NotUdp);
+    }
+    let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
+    udp(ip.src, ip.dst, l4, ip.claimed)
+}
+
+/// Peels the link layer (and VLAN tags, PPPoE) off a frame down to its IP packet.
+pub(crate) fn locate_ip(link_type: LinkType, frame: &[u8]) -> Result<Ip<'_>, LinkError> {
     const LINK_CUT: LinkError = LinkError::Truncated { layer: Layer::Link };
-    let ip = match link_type {
+    Ok(match link_type {
         LinkType::Ethernet => {
-            if let Some(datagram) = ethernet_ipv4_udp(frame) {
-                return Ok(datagram);
-            }
             let eth = EthernetPacket::new(frame).ok_or(LINK_CUT)?;
             let rest = frame.get(ETHERNET_HEADER_LEN..).ok_or(LINK_CUT)?;
             by_ethertype(eth.get_ethertype().0, rest)?
@@ -214,7 +245,11 @@ pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, 
             by_address_family(af, frame.get(4..).ok_or(LINK_CUT)?)?
         }
         LinkType::Other(_) => return Err(LinkError::UnsupportedLinkType),
-    };
+    })
+}
+
+/// Reads the IP header(s) of a located packet down to its transport payload.
+pub(crate) fn ip_payload(ip: Ip<'_>) -> Result<IpPayload<'_>, LinkError> {
     match ip {
         Ip::V4(b) => ipv4(b),
         Ip::V6(b) => ipv6(b),
@@ -320,7 +355,7 @@ fn by_address_family(af: u32, rest: &[u8]) -> Result<Ip<'_>, LinkError> {
     }
 }
 
-fn ipv4(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
+fn ipv4(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
     let bad = LinkError::BadHeader { layer: Layer::Ipv4 };
     // Version first: a short packet of another version is mislabelled, not cut.
     if b.first().is_some_and(|v| v >> 4 != 4) {
@@ -335,23 +370,19 @@ fn ipv4(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
     if ip.get_flags() & Ipv4Flags::MoreFragments != 0 || ip.get_fragment_offset() != 0 {
         return Err(LinkError::Fragment);
     }
-    if ip.get_next_level_protocol().0 != IPPROTO_UDP {
-        return Err(LinkError::NotUdp);
-    }
     // The total length, not the frame, ends the packet: Ethernet pads short frames.
     let end = total_len.min(b.len());
-    let l4 = b
-        .get(header_len..end)
-        .ok_or(LinkError::Truncated { layer: Layer::Ipv4 })?;
-    udp(
-        IpAddr::V4(ip.get_source()),
-        IpAddr::V4(ip.get_destination()),
-        l4,
-        total_len - header_len,
-    )
+    Ok(IpPayload {
+        src: IpAddr::V4(ip.get_source()),
+        dst: IpAddr::V4(ip.get_destination()),
+        protocol: ip.get_next_level_protocol().0,
+        l4: b.get(header_len..end),
+        claimed: total_len - header_len,
+        layer: Layer::Ipv4,
+    })
 }
 
-fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
+fn ipv6(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
     if b.first().is_some_and(|v| v >> 4 != 6) {
         return Err(LinkError::BadHeader { layer: Layer::Ipv6 });
     }
@@ -371,7 +402,7 @@ fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
     let mut next = ip.get_next_header().0;
     let mut pos = IPV6_HEADER_LEN;
     // Every extension header is at least 8 bytes, so this ends within 8 KiB of steps.
-    while next != IPPROTO_UDP {
+    loop {
         match next {
             IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
                 need(pos + 2)?;
@@ -399,20 +430,19 @@ fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
                 next = nh;
                 pos += 8;
             }
-            // ESP, AH, TCP, ICMPv6, no-next-header, ...
-            _ => return Err(LinkError::NotUdp),
+            // UDP, TCP, and what the callers refuse: ESP, AH, ICMPv6, no-next-header, ...
+            _ => break,
         }
     }
     let end = claimed_end.min(b.len());
-    let l4 = b
-        .get(pos..end)
-        .ok_or(LinkError::Truncated { layer: Layer::Ipv6 })?;
-    udp(
-        IpAddr::V6(ip.get_source()),
-        IpAddr::V6(ip.get_destination()),
-        l4,
-        claimed_end - pos,
-    )
+    Ok(IpPayload {
+        src: IpAddr::V6(ip.get_source()),
+        dst: IpAddr::V6(ip.get_destination()),
+        protocol: next,
+        l4: b.get(pos..end),
+        claimed: claimed_end - pos,
+        layer: Layer::Ipv6,
+    })
 }
 
 /// `l4` is the IP payload as captured (already bounded by the IP length); `claimed` is
@@ -623,12 +653,12 @@ mod tests {
     #[test]
     fn ethernet_ipv4_fast_path_agrees_with_the_general_path() {
         fn general(frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
-            let cut = LinkError::Truncated { layer: Layer::Link };
-            let ethertype = be16(frame, 12).ok_or(cut)?;
-            match by_ethertype(ethertype, frame.get(ETHERNET_HEADER_LEN..).ok_or(cut)?)? {
-                Ip::V4(b) => ipv4(b),
-                Ip::V6(b) => ipv6(b),
+            let ip = ip_payload(locate_ip(LinkType::Ethernet, frame)?)?;
+            if ip.protocol != IPPROTO_UDP {
+                return Err(LinkError::NotUdp);
             }
+            let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
+            udp(ip.src, ip.dst, l4, ip.claimed)
         }
         let mut base = Vec::new();
         let src: SocketAddr = "192.0.2.10:20000".parse().expect("address");
