@@ -26,6 +26,7 @@ pub mod capture;
 pub mod clock;
 pub mod offline;
 pub mod rtt;
+pub mod signalling;
 pub mod stats;
 pub mod stream;
 pub mod summary;
