@@ -1,8 +1,9 @@
 //! The front of the signalling path: captured frames in, dialog events out.
 //!
-//! [`Signalling::process_frame`] decodes a frame to UDP (else TCP), keeps what travels
-//! to or from a SIP port, parses SIP (a datagram is one message; TCP goes through the
-//! reassembler), and feeds the dialog tracker. Every second of capture time it also
+//! [`Signalling::process_frame`] decodes a frame to UDP (else TCP, else an IPv4 fragment
+//! for the fragment reassembler), keeps what travels to or from a SIP port, parses SIP
+//! (a datagram is one message; TCP goes through the stream reassembler), and feeds the
+//! dialog tracker. Every second of capture time it also
 //! runs the tracker's and the reassembler's timeouts, so an offline pass and the live
 //! daemon behave alike without a clock.
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use super::counters::{SdpErrorCounts, SipErrorCounts, TcpCounters};
 use super::dialog::{DialogConfig, DialogEvent, DialogTracker};
+use super::fragments::{FragmentConfig, FragmentCounters, FragmentReassembler};
 use super::plan::MediaPlan;
 use super::sip::{Framing, SipMessage};
 use super::tcp::{TcpConfig, TcpReassembler};
@@ -36,6 +38,8 @@ pub struct SignallingConfig {
     pub sip_ports: Vec<u16>,
     /// TCP reassembly bounds.
     pub tcp: TcpConfig,
+    /// IPv4 fragment reassembly bounds.
+    pub fragments: FragmentConfig,
     /// Dialog bounds and timeouts.
     pub dialogs: DialogConfig,
 }
@@ -45,6 +49,7 @@ impl Default for SignallingConfig {
         SignallingConfig {
             sip_ports: vec![SIP_PORT],
             tcp: TcpConfig::default(),
+            fragments: FragmentConfig::default(),
             dialogs: DialogConfig::default(),
         }
     }
@@ -72,6 +77,8 @@ pub struct SignallingCounters {
     pub sdp_errors: SdpErrorCounts,
     /// TCP reassembly.
     pub tcp: TcpCounters,
+    /// IPv4 fragment reassembly.
+    pub fragments: FragmentCounters,
     /// Dialogs.
     pub dialogs: DialogCounters,
 }
@@ -81,11 +88,49 @@ pub struct SignallingCounters {
 pub struct Signalling {
     sip_ports: Vec<u16>,
     tcp: TcpReassembler,
+    fragments: FragmentReassembler,
+    reader: Reader,
+    tcp_counters: TcpCounters,
+    fragment_counters: FragmentCounters,
+    next_poll: Option<Timestamp>,
+}
+
+/// Where parsed messages go: the dialog tracker and the message counters. A field of
+/// its own so that a message borrowed from a reassembly buffer can be read while the
+/// reassembler is borrowed.
+#[derive(Debug)]
+struct Reader {
     dialogs: DialogTracker,
     messages: MessageCounters,
     sip_errors: SipErrorCounts,
-    tcp_counters: TcpCounters,
-    next_poll: Option<Timestamp>,
+}
+
+impl Reader {
+    /// One UDP payload on a SIP port: a keep-alive, or one message.
+    fn datagram(
+        &mut self,
+        now: Timestamp,
+        payload: &[u8],
+        payload_len: usize,
+        events: &mut Vec<DialogEvent>,
+    ) {
+        if payload.iter().all(|&b| b == b'\r' || b == b'\n') {
+            self.messages.keepalives += 1;
+            return;
+        }
+        if payload.len() < payload_len {
+            // Cut by the snap length: the message is incomplete.
+            self.sip_errors.body_truncated += 1;
+            return;
+        }
+        match SipMessage::parse(payload, Framing::Datagram) {
+            Ok((message, _)) => {
+                self.messages.udp_messages += 1;
+                self.dialogs.on_message(now, &message, events);
+            }
+            Err(error) => self.sip_errors.add(error),
+        }
+    }
 }
 
 impl Signalling {
@@ -98,10 +143,14 @@ impl Signalling {
         Signalling {
             sip_ports,
             tcp: TcpReassembler::new(config.tcp),
-            dialogs: DialogTracker::new(config.dialogs),
-            messages: MessageCounters::default(),
-            sip_errors: SipErrorCounts::default(),
+            fragments: FragmentReassembler::new(config.fragments),
+            reader: Reader {
+                dialogs: DialogTracker::new(config.dialogs),
+                messages: MessageCounters::default(),
+                sip_errors: SipErrorCounts::default(),
+            },
             tcp_counters: TcpCounters::default(),
+            fragment_counters: FragmentCounters::default(),
             next_poll: None,
         }
     }
@@ -128,6 +177,23 @@ impl Signalling {
                 Ok(segment) => self.process_tcp(now, &segment, events),
                 Err(_) => false,
             },
+            Err(LinkError::Fragment) => {
+                let sip_ports = &self.sip_ports;
+                let whole =
+                    self.fragments
+                        .on_fragment(now, link_type, frame, &mut self.fragment_counters);
+                match whole {
+                    Some(d)
+                        if sip_ports.contains(&d.src.port())
+                            || sip_ports.contains(&d.dst.port()) =>
+                    {
+                        self.reader
+                            .datagram(now, d.payload, d.payload.len(), events);
+                        true
+                    }
+                    _ => false,
+                }
+            }
             // Not IP, a fragment, malformed: the media path counts those.
             Err(_) => false,
         }
@@ -143,23 +209,8 @@ impl Signalling {
         if !self.is_sip_port(datagram.src.port()) && !self.is_sip_port(datagram.dst.port()) {
             return false;
         }
-        let payload = datagram.payload;
-        if payload.iter().all(|&b| b == b'\r' || b == b'\n') {
-            self.messages.keepalives += 1;
-            return true;
-        }
-        if payload.len() < datagram.payload_len {
-            // Cut by the snap length: the message is incomplete.
-            self.sip_errors.body_truncated += 1;
-            return true;
-        }
-        match SipMessage::parse(payload, Framing::Datagram) {
-            Ok((message, _)) => {
-                self.messages.udp_messages += 1;
-                self.dialogs.on_message(now, &message, events);
-            }
-            Err(error) => self.sip_errors.add(error),
-        }
+        self.reader
+            .datagram(now, datagram.payload, datagram.payload_len, events);
         true
     }
 
@@ -173,13 +224,16 @@ impl Signalling {
         if !self.is_sip_port(segment.src.port()) && !self.is_sip_port(segment.dst.port()) {
             return false;
         }
-        let dialogs = &mut self.dialogs;
-        let messages = &mut self.messages;
+        let Reader {
+            dialogs,
+            messages,
+            sip_errors,
+        } = &mut self.reader;
         self.tcp.on_segment(
             now,
             segment,
             &mut self.tcp_counters,
-            &mut self.sip_errors,
+            sip_errors,
             |message| {
                 messages.tcp_messages += 1;
                 dialogs.on_message(now, message, events);
@@ -191,7 +245,7 @@ impl Signalling {
     /// Runs the timeouts at `now` (also done by [`Signalling::process_frame`] once per
     /// second of capture time).
     pub fn poll(&mut self, now: Timestamp, events: &mut Vec<DialogEvent>) {
-        self.dialogs.poll(now, events);
+        self.reader.dialogs.poll(now, events);
         self.tcp.expire(now, &mut self.tcp_counters);
         self.next_poll = Some(now.after(POLL_INTERVAL));
     }
@@ -206,22 +260,26 @@ impl Signalling {
 
     /// The plans of the calls not ended yet.
     pub fn active_plans(&self) -> impl Iterator<Item = &MediaPlan> {
-        self.dialogs.active_plans()
+        self.reader.dialogs.active_plans()
     }
 
     /// The plans of every call still open, oldest first; the tracker is empty afterwards.
     pub fn finish(&mut self) -> Vec<MediaPlan> {
-        self.dialogs.finish()
+        self.reader.dialogs.finish()
     }
 
     /// A snapshot of every counter.
     pub fn counters(&self) -> SignallingCounters {
         SignallingCounters {
-            messages: self.messages.clone(),
-            sip_errors: self.sip_errors.clone(),
-            sdp_errors: self.dialogs.sdp_errors().clone(),
+            messages: self.reader.messages.clone(),
+            sip_errors: self.reader.sip_errors.clone(),
+            sdp_errors: self.reader.dialogs.sdp_errors().clone(),
             tcp: self.tcp_counters.clone(),
-            dialogs: self.dialogs.counters().clone(),
+            fragments: self.fragment_counters.clone(),
+            dialogs: self.reader.dialogs.counters().clone(),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! frame ──▶ wire::link::decode_udp ──▶ SIP port? ──▶ sip::SipMessage::parse (Datagram)
+//!   ├────▶ (IPv4 fragment) fragments::FragmentReassembler ──▶ SIP port? ──┘
 //!   │                                                        │
 //!   └────▶ wire::tcp::decode_tcp ──▶ SIP port? ──▶ tcp::TcpReassembler ─▶ SipMessage (Stream)
 //!                                                            │
@@ -46,6 +47,7 @@
 //! | TCP directions | [`TcpConfig::max_connections`] (256) | the oldest evicted | [`TcpCounters`] `connections_evicted` |
 //! | TCP buffer | [`TcpConfig::max_buffer`] (64 KiB) per direction | dropped, resync | `buffer_overflows`, `bytes_skipped` |
 //! | TCP holes | none buffered | resync at the next start line | `gaps`, `truncated_segments` |
+//! | IPv4 fragments | [`fragments::FragmentConfig::max_datagrams`] (64) datagrams, [`fragments::MAX_FRAGMENTS`] pieces, 30 s | the oldest dropped | [`fragments::FragmentCounters`] |
 //! | idle TCP direction | [`TcpConfig::idle_timeout`] (15 min) | forgotten | `connections_expired` |
 //! | dialogs | [`DialogConfig::max_dialogs`] (4096), [`dialog::MAX_DIALOGS_PER_CALL_ID`] (8) | the oldest evicted and ended | [`DialogCounters`] `dialogs_evicted` |
 //! | unanswered INVITE | [`DialogConfig::setup_timeout`] (180 s) | ended (timeout) | `dialogs_timed_out` |
@@ -65,6 +67,7 @@
 pub mod bot;
 pub mod counters;
 pub mod dialog;
+pub mod fragments;
 pub mod header;
 pub mod ingest;
 pub mod multipart;
