@@ -110,6 +110,9 @@ impl SdpErrorCounts {
 pub struct TcpCounters {
     /// Segments fed on SIP ports.
     pub segments: u64,
+    /// Frames whose TCP header was cut short or invalid (their ports unknown or
+    /// untrusted), not followed.
+    pub malformed: u64,
     /// Connections followed (SYN seen, or joined mid-stream).
     pub connections: u64,
     /// Connections evicted because the table was full (the oldest first).

@@ -93,7 +93,6 @@ enum OfferMethod {
     Prack,
 }
 
-#[derive(Debug)]
 struct PendingOffer {
     from: Side,
     cseq: u32,
@@ -103,13 +102,37 @@ struct PendingOffer {
     sdp: Vec<u8>,
 }
 
-#[derive(Debug)]
 struct Negotiated {
     offerer: Side,
     cseq: u32,
     method: OfferMethod,
     offer: Vec<u8>,
     answer: Vec<u8>,
+}
+
+// The offer and answer may hold SDES keys: their Debug shows lengths only.
+impl std::fmt::Debug for PendingOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingOffer")
+            .field("from", &self.from)
+            .field("cseq", &self.cseq)
+            .field("method", &self.method)
+            .field("in_response", &self.in_response)
+            .field("sdp_len", &self.sdp.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Negotiated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Negotiated")
+            .field("offerer", &self.offerer)
+            .field("cseq", &self.cseq)
+            .field("method", &self.method)
+            .field("offer_len", &self.offer.len())
+            .field("answer_len", &self.answer.len())
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -64,7 +64,6 @@ pub struct FragmentCounters {
 
 type Key = (Ipv4Addr, Ipv4Addr, u16);
 
-#[derive(Debug)]
 struct Pending {
     key: Key,
     first_seen: Timestamp,
@@ -76,8 +75,21 @@ struct Pending {
     total: Option<usize>,
 }
 
+// Fragments hold SIP bodies (maybe SDES keys): Debug shows lengths only.
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("key", &self.key)
+            .field("first_seen", &self.first_seen)
+            .field("bytes", &self.data.len())
+            .field("pieces", &self.pieces)
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
 /// Reassembles fragmented IPv4 UDP datagrams.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FragmentReassembler {
     config: FragmentConfig,
     pending: Vec<Pending>,
@@ -85,8 +97,16 @@ pub struct FragmentReassembler {
     whole: Vec<u8>,
 }
 
-/// A reassembled datagram: addresses and the UDP payload.
-#[derive(Debug)]
+impl std::fmt::Debug for FragmentReassembler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FragmentReassembler")
+            .field("config", &self.config)
+            .field("pending", &self.pending)
+            .finish()
+    }
+}
+
+/// A reassembled datagram: addresses and the UDP payload (`Debug` shows its length).
 pub struct Reassembled<'a> {
     /// Source address and port.
     pub src: SocketAddr,
@@ -94,6 +114,16 @@ pub struct Reassembled<'a> {
     pub dst: SocketAddr,
     /// The UDP payload.
     pub payload: &'a [u8],
+}
+
+impl std::fmt::Debug for Reassembled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reassembled")
+            .field("src", &self.src)
+            .field("dst", &self.dst)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
 }
 
 impl FragmentReassembler {
@@ -180,9 +210,13 @@ impl FragmentReassembler {
             return i;
         }
         if self.pending.len() >= self.config.max_datagrams.max(1) {
-            if let Some(oldest) =
-                (0..self.pending.len()).min_by_key(|&i| self.pending[i].first_seen)
-            {
+            let oldest = self
+                .pending
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, p)| p.first_seen)
+                .map(|(i, _)| i);
+            if let Some(oldest) = oldest {
                 self.pending.swap_remove(oldest);
                 counters.dropped_incomplete += 1;
             }

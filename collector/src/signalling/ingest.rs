@@ -18,7 +18,7 @@ use super::tcp::{TcpConfig, TcpReassembler};
 use super::DialogCounters;
 use crate::capture::LinkType;
 use crate::wire::link::{decode_udp, LinkError, UdpDatagram};
-use crate::wire::tcp::{decode_tcp, TcpSegment};
+use crate::wire::tcp::{decode_tcp, TcpDecodeError, TcpSegment};
 use crate::Timestamp;
 
 /// The default SIP port (RFC 3261 §19.1.2), over UDP and TCP.
@@ -175,7 +175,12 @@ impl Signalling {
             Ok(datagram) => self.process_udp(now, &datagram, events),
             Err(LinkError::NotUdp) => match decode_tcp(link_type, frame) {
                 Ok(segment) => self.process_tcp(now, &segment, events),
-                Err(_) => false,
+                Err(TcpDecodeError::Truncated | TcpDecodeError::BadHeader) => {
+                    self.tcp_counters.malformed += 1;
+                    false
+                }
+                // ICMP, ESP, SCTP, ...: not signalling.
+                Err(TcpDecodeError::NotTcp | TcpDecodeError::Link(_)) => false,
             },
             Err(LinkError::Fragment) => {
                 let sip_ports = &self.sip_ports;

@@ -78,8 +78,9 @@ pub enum SdpAttributeError {
     Ssrc,
 }
 
-/// A validated, zero-copy view of one session description.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A validated, zero-copy view of one session description. `Debug` shows the shape, not
+/// the text (it may hold `a=crypto` keys).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Sdp<'a> {
     /// Session-level lines (before the first `m=`).
     session: &'a [u8],
@@ -419,6 +420,15 @@ impl<'a> Media<'a> {
     pub fn ssrcs(&self) -> impl Iterator<Item = Result<Ssrc<'a>, SdpAttributeError>> {
         self.attributes(b"ssrc")
             .map(|v| parse_ssrc(v).ok_or(SdpAttributeError::Ssrc))
+    }
+}
+
+impl fmt::Debug for Sdp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sdp")
+            .field("session_bytes", &self.session.len())
+            .field("media", &self.media().map(|m| m.line).collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -110,8 +110,9 @@ pub struct Header<'a> {
     pub value: &'a [u8],
 }
 
-/// A validated, zero-copy view of one SIP message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A validated, zero-copy view of one SIP message. `Debug` shows the start line, Call-ID
+/// and CSeq, not the body (an SDP body may hold `a=crypto` keys).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SipMessage<'a> {
     /// The whole message: start line to the end of the body.
     buf: &'a [u8],
@@ -124,6 +125,17 @@ pub struct SipMessage<'a> {
     from: &'a [u8],
     to: &'a [u8],
     content_type: Option<&'a [u8]>,
+}
+
+impl std::fmt::Debug for SipMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipMessage")
+            .field("start_line", &self.start_line)
+            .field("call_id", &String::from_utf8_lossy(self.call_id))
+            .field("cseq", &self.cseq)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// What the header walk found, before the body is located.

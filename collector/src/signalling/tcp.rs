@@ -56,7 +56,6 @@ impl Default for TcpConfig {
 
 type Key = (SocketAddr, SocketAddr);
 
-#[derive(Debug)]
 struct Direction {
     /// Sequence number of the next byte expected.
     next_seq: u32,
@@ -66,6 +65,18 @@ struct Direction {
     last_seen: Timestamp,
     /// Creation order, to tell a live entry of `order` from a stale one.
     generation: u64,
+}
+
+// The buffer holds SIP bodies (maybe SDES keys): Debug shows its length only.
+impl std::fmt::Debug for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direction")
+            .field("next_seq", &self.next_seq)
+            .field("buffered", &self.buf.len())
+            .field("synced", &self.synced)
+            .field("last_seen", &self.last_seen)
+            .finish()
+    }
 }
 
 /// Per-connection reassembly of SIP messages from TCP segments.

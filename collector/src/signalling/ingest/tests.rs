@@ -160,3 +160,41 @@ fn capture_time_runs_the_timeouts() {
     assert_eq!(ended, vec![EndReason::Timeout]);
     assert!(s.finish().is_empty());
 }
+
+#[test]
+fn no_debug_output_shows_an_sdes_key() {
+    // The offer and answer carry a=crypto keys; they pass through every buffer: UDP,
+    // TCP (an unfinished message stays buffered), fragments (one left incomplete).
+    let mut s = Signalling::new(SignallingConfig::default());
+    let mut events = Vec::new();
+    let invite = invite();
+    s.process_frame(
+        secs(0),
+        LinkType::Ethernet,
+        &udp(BOT, ROOM, &invite),
+        &mut events,
+    );
+    let bot: SocketAddrV4 = "192.0.2.10:40001".parse().unwrap();
+    let room: SocketAddrV4 = ROOM.parse().unwrap();
+    let partial = write_tcp_frame_v4(bot, room, 5, 0, &ok()[..ok().len() - 10]);
+    s.process_frame(secs(0), LinkType::Ethernet, &partial, &mut events);
+    let first_fragment = crate::signalling::fragments::tests::fragmented(&ok(), 512, 3).remove(0);
+    s.process_frame(secs(0), LinkType::Ethernet, &first_fragment, &mut events);
+    s.process_frame(
+        secs(1),
+        LinkType::Ethernet,
+        &udp(ROOM, BOT, &ok()),
+        &mut events,
+    );
+    assert_eq!(negotiated(&events), 1);
+    assert_eq!(s.counters().fragments.fragments, 1, "one fragment still held");
+    let (message, _) = SipMessage::parse(&invite, Framing::Datagram).unwrap();
+    let shown = format!(
+        "{s:?} {events:?} {message:?} {:?}",
+        crate::signalling::sdp::Sdp::parse(message.body()).unwrap()
+    );
+    assert!(shown.contains("call-1@bot.example.com"));
+    for key in ["WVNfX19z", "NzB4d1BI", "QUJDREVG", "inline:"] {
+        assert!(!shown.contains(key), "{key} in {shown}");
+    }
+}
