@@ -197,12 +197,13 @@ pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, 
             return Ok(datagram);
         }
     }
-    let ip = ip_payload(locate_ip(link_type, frame)?)?;
-    if ip.protocol != IPPROTO_UDP {
-        return Err(LinkError::NotUdp);
-    }
-    let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
-    udp(ip.src, ip.dst, l4, ip.claimed)
+    ip_payload(locate_ip(link_type, frame)?, |ip| {
+        if ip.protocol != IPPROTO_UDP {
+            return Err(LinkError::NotUdp);
+        }
+        let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
+        udp(ip.src, ip.dst, l4, ip.claimed)
+    })
 }
 
 /// Peels the link layer (and VLAN tags, PPPoE) off a frame down to its IP packet.
@@ -248,11 +249,17 @@ pub(crate) fn locate_ip(link_type: LinkType, frame: &[u8]) -> Result<Ip<'_>, Lin
     })
 }
 
-/// Reads the IP header(s) of a located packet down to its transport payload.
-pub(crate) fn ip_payload(ip: Ip<'_>) -> Result<IpPayload<'_>, LinkError> {
+/// Reads the IP header(s) of a located packet down to its transport payload and hands
+/// it to `then` (a continuation rather than a returned struct: each decoder gets its own
+/// inlined copy, so the UDP path compiles as it did before TCP shared it).
+#[inline]
+pub(crate) fn ip_payload<'a, T>(
+    ip: Ip<'a>,
+    then: impl FnOnce(IpPayload<'a>) -> Result<T, LinkError>,
+) -> Result<T, LinkError> {
     match ip {
-        Ip::V4(b) => ipv4(b),
-        Ip::V6(b) => ipv6(b),
+        Ip::V4(b) => ipv4(b, then),
+        Ip::V6(b) => ipv6(b, then),
     }
 }
 
@@ -355,7 +362,11 @@ fn by_address_family(af: u32, rest: &[u8]) -> Result<Ip<'_>, LinkError> {
     }
 }
 
-fn ipv4(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
+#[inline]
+fn ipv4<'a, T>(
+    b: &'a [u8],
+    then: impl FnOnce(IpPayload<'a>) -> Result<T, LinkError>,
+) -> Result<T, LinkError> {
     let bad = LinkError::BadHeader { layer: Layer::Ipv4 };
     // Version first: a short packet of another version is mislabelled, not cut.
     if b.first().is_some_and(|v| v >> 4 != 4) {
@@ -372,7 +383,7 @@ fn ipv4(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
     }
     // The total length, not the frame, ends the packet: Ethernet pads short frames.
     let end = total_len.min(b.len());
-    Ok(IpPayload {
+    then(IpPayload {
         src: IpAddr::V4(ip.get_source()),
         dst: IpAddr::V4(ip.get_destination()),
         protocol: ip.get_next_level_protocol().0,
@@ -382,7 +393,11 @@ fn ipv4(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
     })
 }
 
-fn ipv6(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
+#[inline]
+fn ipv6<'a, T>(
+    b: &'a [u8],
+    then: impl FnOnce(IpPayload<'a>) -> Result<T, LinkError>,
+) -> Result<T, LinkError> {
     if b.first().is_some_and(|v| v >> 4 != 6) {
         return Err(LinkError::BadHeader { layer: Layer::Ipv6 });
     }
@@ -435,7 +450,7 @@ fn ipv6(b: &[u8]) -> Result<IpPayload<'_>, LinkError> {
         }
     }
     let end = claimed_end.min(b.len());
-    Ok(IpPayload {
+    then(IpPayload {
         src: IpAddr::V6(ip.get_source()),
         dst: IpAddr::V6(ip.get_destination()),
         protocol: next,
@@ -653,12 +668,13 @@ mod tests {
     #[test]
     fn ethernet_ipv4_fast_path_agrees_with_the_general_path() {
         fn general(frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
-            let ip = ip_payload(locate_ip(LinkType::Ethernet, frame)?)?;
-            if ip.protocol != IPPROTO_UDP {
-                return Err(LinkError::NotUdp);
-            }
-            let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
-            udp(ip.src, ip.dst, l4, ip.claimed)
+            ip_payload(locate_ip(LinkType::Ethernet, frame)?, |ip| {
+                if ip.protocol != IPPROTO_UDP {
+                    return Err(LinkError::NotUdp);
+                }
+                let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
+                udp(ip.src, ip.dst, l4, ip.claimed)
+            })
         }
         let mut base = Vec::new();
         let src: SocketAddr = "192.0.2.10:20000".parse().expect("address");

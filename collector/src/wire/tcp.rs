@@ -94,7 +94,7 @@ pub struct TcpSegment<'a> {
 
 /// Decodes a captured frame of the given link type down to its TCP segment.
 pub fn decode_tcp(link_type: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, TcpDecodeError> {
-    let ip = ip_payload(locate_ip(link_type, frame)?)?;
+    let ip = ip_payload(locate_ip(link_type, frame)?, Ok)?;
     if ip.protocol != IPPROTO_TCP {
         return Err(TcpDecodeError::NotTcp);
     }

@@ -187,7 +187,11 @@ fn no_debug_output_shows_an_sdes_key() {
         &mut events,
     );
     assert_eq!(negotiated(&events), 1);
-    assert_eq!(s.counters().fragments.fragments, 1, "one fragment still held");
+    assert_eq!(
+        s.counters().fragments.fragments,
+        1,
+        "one fragment still held"
+    );
     let (message, _) = SipMessage::parse(&invite, Framing::Datagram).unwrap();
     let shown = format!(
         "{s:?} {events:?} {message:?} {:?}",
