@@ -354,6 +354,33 @@ mod tests {
     }
 
     #[test]
+    fn random_header_values_never_panic_and_views_stay_inside() {
+        let seeds: [&[u8]; 4] = [
+            br#""Bob \"B\"" <sip:bob@example.com;x=y>;tag=a6c85cf;p="q""#,
+            b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1, SIP/2.0/TCP h;received=1",
+            b"4711 INVITE",
+            br#"multipart/mixed; boundary="a b";x=1"#,
+        ];
+        let mut rng = crate::signalling::testing::Rng(0x5eed_0007);
+        let inside = |part: &[u8], whole: &[u8]| {
+            let (start, base) = (part.as_ptr() as usize, whole.as_ptr() as usize);
+            part.is_empty() || (start >= base && start + part.len() <= base + whole.len())
+        };
+        for round in 0..20_000 {
+            let value = rng.mutate(seeds[round % seeds.len()]);
+            let a = NameAddr::parse(&value);
+            assert!(inside(a.uri, &value) && a.tag.is_none_or(|t| inside(t, &value)));
+            assert!(a.display_name.is_none_or(|d| inside(d, &value)));
+            for via in Via::parse_all(&value) {
+                assert!(inside(via.sent_by, &value) && inside(via.transport, &value));
+            }
+            let _ = CSeq::parse(&value);
+            let ct = ContentType::parse(&value);
+            assert!(ct.boundary().is_none_or(|b| inside(b, &value)));
+        }
+    }
+
+    #[test]
     fn content_type_boundary_quoted_or_not() {
         let q = ContentType::parse(br#"multipart/mixed;boundary="unique boundary""#);
         assert!(q.is_multipart() && !q.is_sdp());

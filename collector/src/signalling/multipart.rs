@@ -248,10 +248,29 @@ mod tests {
             find_sdp(ct(b"multipart/mixed;boundary=p"), &many),
             Err(BodyError::TooDeep)
         );
-        // Every prefix of a good body: no panic.
+        // Every prefix of a good body: no panic, and any SDP found lies inside it.
         let body = b"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b--";
         for cut in 0..=body.len() {
-            let _ = find_sdp(ct(b"multipart/mixed;boundary=b"), &body[..cut]);
+            if let Ok(Some(sdp)) = find_sdp(ct(b"multipart/mixed;boundary=b"), &body[..cut]) {
+                assert!(inside(sdp, &body[..cut]));
+            }
+        }
+    }
+
+    fn inside(part: &[u8], whole: &[u8]) -> bool {
+        let (start, base) = (part.as_ptr() as usize, whole.as_ptr() as usize);
+        start >= base && start + part.len() <= base + whole.len()
+    }
+
+    #[test]
+    fn random_multipart_bodies_never_panic() {
+        let seed = b"--b1\r\nContent-Type: multipart/alternative;boundary=b2\r\n\r\n--b2\r\nc: application/sdp\r\n\r\nv=0\r\n--b2--\r\n--b1\r\nContent-Type: text/plain\r\n\r\nx\r\n--b1--";
+        let mut rng = crate::signalling::testing::Rng(0x5eed_0006);
+        for _ in 0..20_000 {
+            let body = rng.mutate(seed);
+            if let Ok(Some(sdp)) = find_sdp(ct(b"multipart/mixed;boundary=b1"), &body) {
+                assert!(inside(sdp, &body));
+            }
         }
     }
 }
