@@ -140,6 +140,9 @@ pub struct DialogCounters {
     pub dialogs: u64,
     /// Dialogs evicted because the table was full (the least recently active first).
     pub dialogs_evicted: u64,
+    /// New dialogs refused because their Call-ID already has
+    /// [`MAX_DIALOGS_PER_CALL_ID`](super::dialog::MAX_DIALOGS_PER_CALL_ID).
+    pub dialogs_refused: u64,
     /// Dialogs ended by a timeout (no final response, or no message for the idle
     /// timeout).
     pub dialogs_timed_out: u64,

@@ -24,8 +24,8 @@
 //! nothing.
 //!
 //! Bounds: [`DialogConfig::max_dialogs`] dialogs (the oldest created is evicted and ended
-//! with [`EndReason::Evicted`]), [`MAX_DIALOGS_PER_CALL_ID`] per Call-ID, a setup timeout
-//! (no final response) and an idle timeout (no message) that end a call, and ended
+//! with [`EndReason::Evicted`]), [`MAX_DIALOGS_PER_CALL_ID`] per Call-ID (more are
+//! refused), a setup timeout (no final response) and an idle timeout (no message) that end a call, and ended
 //! dialogs kept for [`DialogConfig::linger`] only, so that the 200 to a BYE and
 //! retransmissions are recognised rather than counted as outside any dialog.
 
@@ -224,6 +224,8 @@ impl DialogTracker {
             Some(found) => found,
             None => match self.start(now, message, events) {
                 Some(index) => (index, Side::Caller),
+                // An INVITE that starts nothing was refused (and counted as such).
+                None if message.method() == Some(Method::Invite) => return,
                 None => {
                     self.counters.outside_dialog += 1;
                     return;
@@ -352,7 +354,7 @@ impl DialogTracker {
             .get(call_id)
             .is_some_and(|d| d.len() >= MAX_DIALOGS_PER_CALL_ID)
         {
-            self.counters.dialogs_evicted += 1;
+            self.counters.dialogs_refused += 1;
             return None;
         }
         self.make_room(now, events);

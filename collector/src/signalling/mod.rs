@@ -49,7 +49,8 @@
 //! | TCP holes | none buffered | resync at the next start line | `gaps`, `truncated_segments` |
 //! | IPv4 fragments | [`fragments::FragmentConfig::max_datagrams`] (64) datagrams, [`fragments::MAX_FRAGMENTS`] pieces, 30 s | the oldest dropped | [`fragments::FragmentCounters`] |
 //! | idle TCP direction | [`TcpConfig::idle_timeout`] (15 min) | forgotten | `connections_expired` |
-//! | dialogs | [`DialogConfig::max_dialogs`] (4096), [`dialog::MAX_DIALOGS_PER_CALL_ID`] (8) | the oldest evicted and ended | [`DialogCounters`] `dialogs_evicted` |
+//! | dialogs | [`DialogConfig::max_dialogs`] (4096) | the oldest evicted and ended | [`DialogCounters`] `dialogs_evicted` |
+//! | dialogs per Call-ID | [`dialog::MAX_DIALOGS_PER_CALL_ID`] (8) | refused | `dialogs_refused` |
 //! | unanswered INVITE | [`DialogConfig::setup_timeout`] (180 s) | ended (timeout) | `dialogs_timed_out` |
 //! | silent call | [`DialogConfig::idle_timeout`] (12 h) | ended (timeout) | `dialogs_timed_out` |
 //! | ended dialog | [`DialogConfig::linger`] (32 s) | forgotten | - |

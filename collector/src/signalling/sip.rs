@@ -285,9 +285,15 @@ impl<'a> SipMessage<'a> {
         })
     }
 
-    /// The value of the first header named `name` (compact forms match long ones).
+    /// The value of the first header named `name` (compact forms match long ones; other
+    /// names compare without case).
     pub fn header(&self, name: HeaderName<'_>) -> Option<&'a [u8]> {
-        self.headers().find(|h| h.name == name).map(|h| h.value)
+        self.headers()
+            .find(|h| match (h.name, name) {
+                (HeaderName::Other(a), HeaderName::Other(b)) => eq_ci(a, b),
+                (a, b) => a == b,
+            })
+            .map(|h| h.value)
     }
 
     /// Every Via hop in order, across Via headers and comma-separated values.

@@ -585,3 +585,32 @@ fn random_message_sequences_never_panic_and_stay_bounded() {
         rig.events.clear();
     }
 }
+
+#[test]
+fn dialogs_per_call_id_are_bounded() {
+    let mut rig = Rig::new();
+    // One Call-ID, many From tags (a hostile peer, or a forking storm).
+    for n in 0..12 {
+        let invite = message(
+            &format!("INVITE {URI} SIP/2.0"),
+            &[
+                ("From", &format!("<sip:a@x>;tag=f{n}")),
+                ("To", "<sip:b@x>"),
+                ("Call-ID", "same"),
+                ("CSeq", "1 INVITE"),
+            ],
+            "",
+        );
+        rig.feed_bytes(0, &invite);
+    }
+    assert_eq!(rig.tracker.len(), MAX_DIALOGS_PER_CALL_ID);
+    assert_eq!(
+        rig.tracker.counters().dialogs_refused,
+        12 - MAX_DIALOGS_PER_CALL_ID as u64
+    );
+    assert_eq!(
+        rig.tracker.counters().outside_dialog,
+        0,
+        "counted once, as refused"
+    );
+}

@@ -50,9 +50,10 @@ fn a_request_and_its_fields() {
     assert_eq!(via.len(), 1);
     assert_eq!(via[0].branch, Some(&b"z9hG4bKnashds8"[..]));
     assert_eq!(
-        m.header(HeaderName::Other(b"Max-Forwards")),
+        m.header(HeaderName::Other(b"max-forwards")),
         Some(&b"70"[..])
     );
+    assert_eq!(m.header(HeaderName::Other(b"X-Absent")), None);
     assert_eq!(m.headers().count(), 9);
 }
 
