@@ -158,22 +158,49 @@ pub(crate) enum Ip<'a> {
     V6(&'a [u8]),
 }
 
-/// What follows the IP header(s) of an unfragmented packet: the transport protocol
-/// number and its bytes. Shared by the UDP decoder here and the TCP one in
-/// [`super::tcp`], so both read IP the same way.
-pub(crate) struct IpPayload<'a> {
-    pub(crate) src: IpAddr,
-    pub(crate) dst: IpAddr,
-    /// IP protocol number of the payload (17 UDP, 6 TCP, ...).
-    pub(crate) protocol: u8,
-    /// The payload as captured (bounded by the IP length), `None` when the capture
-    /// ends before it starts. Kept as an `Option` so that a packet of another protocol
-    /// reports "not UDP" before "cut short", as it always has.
-    pub(crate) l4: Option<&'a [u8]>,
-    /// The payload length the IP header states.
-    pub(crate) claimed: usize,
-    /// The IP layer, for errors about the payload's position.
-    pub(crate) layer: Layer,
+/// A transport protocol the IP walk ends at: UDP here, TCP in [`super::tcp`]. The walk
+/// (IPv4 header, IPv6 extension headers, fragments) is written once and monomorphised
+/// per protocol, so the UDP path compiles exactly as it did before TCP shared it.
+pub(crate) trait Transport<'a> {
+    /// The IP protocol number.
+    const PROTOCOL: u8;
+    /// What a decoded packet is.
+    type Output;
+    /// The decoder's error, which the link and IP errors convert into.
+    type Error: From<LinkError>;
+    /// The error for a packet of another protocol.
+    fn other_protocol() -> Self::Error;
+    /// Reads the transport header: `l4` is the IP payload as captured (bounded by the IP
+    /// length), `claimed` the IP payload length the IP header states.
+    fn read(
+        src: IpAddr,
+        dst: IpAddr,
+        l4: &'a [u8],
+        claimed: usize,
+    ) -> Result<Self::Output, Self::Error>;
+}
+
+/// The UDP end of the IP walk.
+struct Udp;
+
+impl<'a> Transport<'a> for Udp {
+    const PROTOCOL: u8 = IPPROTO_UDP;
+    type Output = UdpDatagram<'a>;
+    type Error = LinkError;
+
+    fn other_protocol() -> LinkError {
+        LinkError::NotUdp
+    }
+
+    #[inline]
+    fn read(
+        src: IpAddr,
+        dst: IpAddr,
+        l4: &'a [u8],
+        claimed: usize,
+    ) -> Result<UdpDatagram<'a>, LinkError> {
+        udp(src, dst, l4, claimed)
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -197,13 +224,19 @@ pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, 
             return Ok(datagram);
         }
     }
-    ip_payload(locate_ip(link_type, frame)?, |ip| {
-        if ip.protocol != IPPROTO_UDP {
-            return Err(LinkError::NotUdp);
-        }
-        let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
-        udp(ip.src, ip.dst, l4, ip.claimed)
-    })
+    decode_ip::<Udp>(link_type, frame)
+}
+
+/// Decodes a frame down to the transport `T` (the general path, with every link type).
+#[inline]
+pub(crate) fn decode_ip<'a, T: Transport<'a>>(
+    link_type: LinkType,
+    frame: &'a [u8],
+) -> Result<T::Output, T::Error> {
+    match locate_ip(link_type, frame)? {
+        Ip::V4(b) => ipv4::<T>(b),
+        Ip::V6(b) => ipv6::<T>(b),
+    }
 }
 
 /// Peels the link layer (and VLAN tags, PPPoE) off a frame down to its IP packet.
@@ -247,20 +280,6 @@ pub(crate) fn locate_ip(link_type: LinkType, frame: &[u8]) -> Result<Ip<'_>, Lin
         }
         LinkType::Other(_) => return Err(LinkError::UnsupportedLinkType),
     })
-}
-
-/// Reads the IP header(s) of a located packet down to its transport payload and hands
-/// it to `then` (a continuation rather than a returned struct: each decoder gets its own
-/// inlined copy, so the UDP path compiles as it did before TCP shared it).
-#[inline]
-pub(crate) fn ip_payload<'a, T>(
-    ip: Ip<'a>,
-    then: impl FnOnce(IpPayload<'a>) -> Result<T, LinkError>,
-) -> Result<T, LinkError> {
-    match ip {
-        Ip::V4(b) => ipv4(b, then),
-        Ip::V6(b) => ipv6(b, then),
-    }
 }
 
 /// The common frame in one pass over fixed offsets: Ethernet II, IPv4 without options,
@@ -362,44 +381,40 @@ fn by_address_family(af: u32, rest: &[u8]) -> Result<Ip<'_>, LinkError> {
     }
 }
 
-#[inline]
-fn ipv4<'a, T>(
-    b: &'a [u8],
-    then: impl FnOnce(IpPayload<'a>) -> Result<T, LinkError>,
-) -> Result<T, LinkError> {
+fn ipv4<'a, T: Transport<'a>>(b: &'a [u8]) -> Result<T::Output, T::Error> {
     let bad = LinkError::BadHeader { layer: Layer::Ipv4 };
     // Version first: a short packet of another version is mislabelled, not cut.
     if b.first().is_some_and(|v| v >> 4 != 4) {
-        return Err(bad);
+        return Err(bad.into());
     }
     let ip = Ipv4Packet::new(b).ok_or(LinkError::Truncated { layer: Layer::Ipv4 })?;
     let header_len = usize::from(ip.get_header_length()) * 4;
     let total_len = usize::from(ip.get_total_length());
     if header_len < IPV4_MIN_HEADER_LEN || total_len < header_len {
-        return Err(bad);
+        return Err(bad.into());
     }
     if ip.get_flags() & Ipv4Flags::MoreFragments != 0 || ip.get_fragment_offset() != 0 {
-        return Err(LinkError::Fragment);
+        return Err(LinkError::Fragment.into());
+    }
+    if ip.get_next_level_protocol().0 != T::PROTOCOL {
+        return Err(T::other_protocol());
     }
     // The total length, not the frame, ends the packet: Ethernet pads short frames.
     let end = total_len.min(b.len());
-    then(IpPayload {
-        src: IpAddr::V4(ip.get_source()),
-        dst: IpAddr::V4(ip.get_destination()),
-        protocol: ip.get_next_level_protocol().0,
-        l4: b.get(header_len..end),
-        claimed: total_len - header_len,
-        layer: Layer::Ipv4,
-    })
+    let l4 = b
+        .get(header_len..end)
+        .ok_or(LinkError::Truncated { layer: Layer::Ipv4 })?;
+    T::read(
+        IpAddr::V4(ip.get_source()),
+        IpAddr::V4(ip.get_destination()),
+        l4,
+        total_len - header_len,
+    )
 }
 
-#[inline]
-fn ipv6<'a, T>(
-    b: &'a [u8],
-    then: impl FnOnce(IpPayload<'a>) -> Result<T, LinkError>,
-) -> Result<T, LinkError> {
+fn ipv6<'a, T: Transport<'a>>(b: &'a [u8]) -> Result<T::Output, T::Error> {
     if b.first().is_some_and(|v| v >> 4 != 6) {
-        return Err(LinkError::BadHeader { layer: Layer::Ipv6 });
+        return Err(LinkError::BadHeader { layer: Layer::Ipv6 }.into());
     }
     let ip = Ipv6Packet::new(b).ok_or(LinkError::Truncated { layer: Layer::Ipv6 })?;
     let claimed_end = IPV6_HEADER_LEN + usize::from(ip.get_payload_length());
@@ -417,12 +432,12 @@ fn ipv6<'a, T>(
     let mut next = ip.get_next_header().0;
     let mut pos = IPV6_HEADER_LEN;
     // Every extension header is at least 8 bytes, so this ends within 8 KiB of steps.
-    loop {
+    while next != T::PROTOCOL {
         match next {
             IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
                 need(pos + 2)?;
                 let (Some(&nh), Some(&units)) = (b.get(pos), b.get(pos + 1)) else {
-                    return Err(LinkError::Truncated { layer: Layer::Ipv6 });
+                    return Err(LinkError::Truncated { layer: Layer::Ipv6 }.into());
                 };
                 // Length in 8-byte units, not counting the first 8 bytes.
                 let len = (usize::from(units) + 1) * 8;
@@ -435,29 +450,30 @@ fn ipv6<'a, T>(
                 let nh = b.get(pos).copied();
                 let offset_flags = be16(b, pos + 2);
                 let (Some(nh), Some(offset_flags)) = (nh, offset_flags) else {
-                    return Err(LinkError::Truncated { layer: Layer::Ipv6 });
+                    return Err(LinkError::Truncated { layer: Layer::Ipv6 }.into());
                 };
                 // Offset in the top 13 bits, M flag in the lowest. Offset 0 without M is
                 // an atomic fragment (RFC 6946): a whole datagram, so read on.
                 if offset_flags >> 3 != 0 || offset_flags & 1 != 0 {
-                    return Err(LinkError::Fragment);
+                    return Err(LinkError::Fragment.into());
                 }
                 next = nh;
                 pos += 8;
             }
-            // UDP, TCP, and what the callers refuse: ESP, AH, ICMPv6, no-next-header, ...
-            _ => break,
+            // ESP, AH, another transport, ICMPv6, no-next-header, ...
+            _ => return Err(T::other_protocol()),
         }
     }
     let end = claimed_end.min(b.len());
-    then(IpPayload {
-        src: IpAddr::V6(ip.get_source()),
-        dst: IpAddr::V6(ip.get_destination()),
-        protocol: next,
-        l4: b.get(pos..end),
-        claimed: claimed_end - pos,
-        layer: Layer::Ipv6,
-    })
+    let l4 = b
+        .get(pos..end)
+        .ok_or(LinkError::Truncated { layer: Layer::Ipv6 })?;
+    T::read(
+        IpAddr::V6(ip.get_source()),
+        IpAddr::V6(ip.get_destination()),
+        l4,
+        claimed_end - pos,
+    )
 }
 
 /// `l4` is the IP payload as captured (already bounded by the IP length); `claimed` is
@@ -668,13 +684,7 @@ mod tests {
     #[test]
     fn ethernet_ipv4_fast_path_agrees_with_the_general_path() {
         fn general(frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
-            ip_payload(locate_ip(LinkType::Ethernet, frame)?, |ip| {
-                if ip.protocol != IPPROTO_UDP {
-                    return Err(LinkError::NotUdp);
-                }
-                let l4 = ip.l4.ok_or(LinkError::Truncated { layer: ip.layer })?;
-                udp(ip.src, ip.dst, l4, ip.claimed)
-            })
+            decode_ip::<Udp>(LinkType::Ethernet, frame)
         }
         let mut base = Vec::new();
         let src: SocketAddr = "192.0.2.10:20000".parse().expect("address");

@@ -20,13 +20,13 @@
 //! ```
 //!
 //! [`decode_tcp`] shares the link and IP layers with [`super::link::decode_udp`] (the same
-//! VLAN, PPPoE, cooked and loopback handling, the same IPv6 extension-header walk) and
-//! adds only the TCP header. The RTP path never calls it: media is UDP, and SIP over TCP
+//! VLAN, PPPoE, cooked and loopback handling, the same IPv6 extension-header walk,
+//! monomorphised per transport) and adds only the TCP header. The RTP path never calls it: media is UDP, and SIP over TCP
 //! is a few messages per call.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use super::link::{ip_payload, locate_ip, LinkError, IPPROTO_TCP};
+use super::link::{decode_ip, LinkError, Transport, IPPROTO_TCP};
 use crate::capture::LinkType;
 
 /// Length of the TCP header without options.
@@ -94,29 +94,46 @@ pub struct TcpSegment<'a> {
 
 /// Decodes a captured frame of the given link type down to its TCP segment.
 pub fn decode_tcp(link_type: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, TcpDecodeError> {
-    let ip = ip_payload(locate_ip(link_type, frame)?, Ok)?;
-    if ip.protocol != IPPROTO_TCP {
-        return Err(TcpDecodeError::NotTcp);
+    decode_ip::<Tcp>(link_type, frame)
+}
+
+/// The TCP end of the shared IP walk.
+struct Tcp;
+
+impl<'a> Transport<'a> for Tcp {
+    const PROTOCOL: u8 = IPPROTO_TCP;
+    type Output = TcpSegment<'a>;
+    type Error = TcpDecodeError;
+
+    fn other_protocol() -> TcpDecodeError {
+        TcpDecodeError::NotTcp
     }
-    let l4 = ip.l4.ok_or(TcpDecodeError::Truncated)?;
-    let header: &[u8; TCP_MIN_HEADER_LEN] = l4
-        .get(..TCP_MIN_HEADER_LEN)
-        .and_then(|h| h.try_into().ok())
-        .ok_or(TcpDecodeError::Truncated)?;
-    let be16 = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
-    let header_len = usize::from(header[12] >> 4) * 4;
-    if header_len < TCP_MIN_HEADER_LEN || header_len > ip.claimed {
-        return Err(TcpDecodeError::BadHeader);
+
+    fn read(
+        src: IpAddr,
+        dst: IpAddr,
+        l4: &'a [u8],
+        claimed: usize,
+    ) -> Result<TcpSegment<'a>, TcpDecodeError> {
+        let header: &[u8; TCP_MIN_HEADER_LEN] = l4
+            .get(..TCP_MIN_HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(TcpDecodeError::Truncated)?;
+        let be16 = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
+        let header_len = usize::from(header[12] >> 4) * 4;
+        if header_len < TCP_MIN_HEADER_LEN || header_len > claimed {
+            return Err(TcpDecodeError::BadHeader);
+        }
+        let payload = l4.get(header_len..).ok_or(TcpDecodeError::Truncated)?;
+        Ok(TcpSegment {
+            src: SocketAddr::new(src, be16(0)),
+            dst: SocketAddr::new(dst, be16(2)),
+            seq: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+            flags: TcpFlags(header[13]),
+            payload,
+            payload_len: claimed - header_len,
+        })
     }
-    let payload = l4.get(header_len..).ok_or(TcpDecodeError::Truncated)?;
-    Ok(TcpSegment {
-        src: SocketAddr::new(ip.src, be16(0)),
-        dst: SocketAddr::new(ip.dst, be16(2)),
-        seq: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
-        flags: TcpFlags(header[13]),
-        payload,
-        payload_len: ip.claimed - header_len,
-    })
 }
 
 /// Builds an Ethernet + IPv4 + TCP frame (no options, checksums zero: the decoder does
