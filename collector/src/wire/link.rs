@@ -240,6 +240,7 @@ pub(crate) fn decode_ip<'a, T: Transport<'a>>(
 }
 
 /// Peels the link layer (and VLAN tags, PPPoE) off a frame down to its IP packet.
+#[inline]
 pub(crate) fn locate_ip(link_type: LinkType, frame: &[u8]) -> Result<Ip<'_>, LinkError> {
     const LINK_CUT: LinkError = LinkError::Truncated { layer: Layer::Link };
     Ok(match link_type {
