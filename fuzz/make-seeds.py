@@ -201,6 +201,75 @@ def main():
             with open(src) as f:
                 write("config_file", f"deploy-{name}", f.read())
 
+    sip_sdp_seeds()
+
+
+# sip_sdp: a VTC call's signalling as records [len u16 le][op u8][bytes] (op 0 = UDP
+# datagram, 1/2 = TCP from client/server, op >> 4 = seconds to advance).
+OFFER = (
+    "v=0\r\no=bot 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    "m=audio 50000 RTP/SAVP 9 96 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:96 opus/48000/2\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\n"
+    "m=video 50002 RTP/AVP 100\r\na=rtpmap:100 H264/90000\r\na=content:main\r\na=label:11\r\n"
+    "m=video 50004 RTP/AVP 100\r\na=rtpmap:100 H264/90000\r\na=label:12\r\na=rtcp-mux\r\n"
+    "m=application 50006 TCP/BFCP *\r\na=floorctrl:c-s\r\na=floorid:1 mstrm:12\r\n"
+)
+ANSWER = (
+    "v=0\r\no=room 7 7 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/SAVP 9 101\r\na=rtpmap:9 G722/8000\r\na=rtcp:40011\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n"
+    "m=video 40002 RTP/AVP 100\r\nc=IN IP6 2001:db8::20\r\na=rtpmap:100 H264/90000\r\n"
+    "m=video 40004 RTP/AVP 100\r\na=rtpmap:100 H264/90000\r\na=content:slides\r\na=rtcp-mux\r\n"
+    "m=application 40006 TCP/BFCP *\r\na=floorid:1 mstrm:22\r\n"
+)
+
+
+def sip(start, cseq, to_tag, from_callee, body, compact=False):
+    caller = '"Bot" <sip:bot@example.com>;tag=c1'
+    callee = "Room <sip:room@example.com>" + (";tag=" + to_tag if to_tag else "")
+    frm, to = (callee, caller) if from_callee else (caller, callee)
+    names = ("v", "f", "t", "i", "CSeq", "c", "l") if compact else (
+        "Via", "From", "To", "Call-ID", "CSeq", "Content-Type", "Content-Length")
+    head = [start, f"{names[0]}: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1",
+            f"{names[1]}: {frm}", f"{names[2]}: {to}", f"{names[3]}: call-1@example.com",
+            f"{names[4]}: {cseq}"]
+    if body:
+        head.append(f"{names[5]}: application/sdp")
+    head.append(f"{names[6]}: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n" + body).encode()
+
+
+def records(items):
+    return b"".join(struct.pack("<HB", len(b), op) + b for op, b in items)
+
+
+def sip_sdp_seeds():
+    invite = sip("INVITE sip:room@example.com SIP/2.0", "1 INVITE", None, False, OFFER)
+    ok = sip("SIP/2.0 200 OK", "1 INVITE", "r7", False, ANSWER)
+    early = sip("SIP/2.0 183 Session Progress", "1 INVITE", "r7", False, ANSWER, compact=True)
+    ack = sip("ACK sip:room@example.com SIP/2.0", "1 ACK", "r7", False, "")
+    reinvite = sip("INVITE sip:bot@example.com SIP/2.0", "2 INVITE", "r7", True,
+                   ANSWER.replace("m=video 40002", "m=video 41002"))
+    reok = sip("SIP/2.0 200 OK", "2 INVITE", "r7", True, OFFER)
+    bye = sip("BYE sip:bot@example.com SIP/2.0", "3 BYE", "r7", True, "")
+    write("sip_sdp", "udp-call", records([(0, invite), (0x10, early), (0x20, ok), (0, ack),
+                                          (0x30, reinvite), (0, reok), (0x58, bye)]))
+    write("sip_sdp", "late-offer", records([
+        (0, sip("INVITE sip:room@example.com SIP/2.0", "1 INVITE", None, False, "")),
+        (0x10, sip("SIP/2.0 200 OK", "1 INVITE", "r7", False, ANSWER)),
+        (0, sip("ACK sip:room@example.com SIP/2.0", "1 ACK", "r7", False, OFFER))]))
+    half = len(invite) // 2
+    write("sip_sdp", "tcp-split", records([(1, invite[:half]), (1, invite[half:]), (2, ok + b"\r\n\r\n" + bye)]))
+    multipart = ("--b1\r\nContent-Type: application/isup\r\n\r\nxx\r\n--b1\r\n"
+                 "Content-Type: application/sdp\r\n\r\n" + OFFER + "\r\n--b1--\r\n")
+    mp = sip("INVITE sip:room@example.com SIP/2.0", "1 INVITE", None, False, multipart)
+    mp = mp.replace(b"Content-Type: application/sdp\r\nContent-Length",
+                    b'Content-Type: multipart/mixed;boundary="b1"\r\nContent-Length', 1)
+    write("sip_sdp", "multipart", records([(0, mp), (0x10, ok)]))
+    write("sip_sdp", "tcp-gap", records([(3, struct.pack("<I", 1000) + b"\x02"), (3, struct.pack("<I", 1001) + b"\x00" + invite[:100]),
+                                         (3, struct.pack("<I", 1301) + b"\x00" + invite[300:] + ok)]))
+
 
 if __name__ == "__main__":
     main()

@@ -40,6 +40,7 @@ pub mod channel;
 pub mod clock;
 pub mod offline;
 pub mod rtt;
+pub mod signalling;
 pub mod srtp;
 pub mod stats;
 pub mod stream;

@@ -49,7 +49,8 @@ const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 
 const IPPROTO_HOPOPTS: u8 = 0;
-const IPPROTO_UDP: u8 = 17;
+pub(crate) const IPPROTO_UDP: u8 = 17;
+pub(crate) const IPPROTO_TCP: u8 = 6;
 const IPPROTO_ROUTING: u8 = 43;
 const IPPROTO_FRAGMENT: u8 = 44;
 const IPPROTO_DSTOPTS: u8 = 60;
@@ -153,21 +154,86 @@ impl LinkError {
 }
 
 /// An IP packet located in a frame, not parsed yet.
-enum Ip<'a> {
+pub(crate) enum Ip<'a> {
     V4(&'a [u8]),
     V6(&'a [u8]),
+}
+
+/// A transport protocol the IP walk ends at: UDP here, TCP in [`super::tcp`]. The walk
+/// (IPv4 header, IPv6 extension headers, fragments) is written once and monomorphised
+/// per protocol, so the UDP path compiles exactly as it did before TCP shared it.
+pub(crate) trait Transport<'a> {
+    /// The IP protocol number.
+    const PROTOCOL: u8;
+    /// What a decoded packet is.
+    type Output;
+    /// The decoder's error, which the link and IP errors convert into.
+    type Error: From<LinkError>;
+    /// The error for a packet of another protocol.
+    fn other_protocol() -> Self::Error;
+    /// Reads the transport header: `l4` is the IP payload as captured (bounded by the IP
+    /// length), `claimed` the IP payload length the IP header states.
+    fn read(
+        src: IpAddr,
+        dst: IpAddr,
+        l4: &'a [u8],
+        claimed: usize,
+    ) -> Result<Self::Output, Self::Error>;
+}
+
+/// The UDP end of the IP walk.
+struct Udp;
+
+impl<'a> Transport<'a> for Udp {
+    const PROTOCOL: u8 = IPPROTO_UDP;
+    type Output = UdpDatagram<'a>;
+    type Error = LinkError;
+
+    fn other_protocol() -> LinkError {
+        LinkError::NotUdp
+    }
+
+    #[inline]
+    fn read(
+        src: IpAddr,
+        dst: IpAddr,
+        l4: &'a [u8],
+        claimed: usize,
+    ) -> Result<UdpDatagram<'a>, LinkError> {
+        udp(src, dst, l4, claimed)
+    }
 }
 
 /// Decodes a captured frame of the given link type down to its UDP datagram.
 ///
 /// See the module documentation for what is and isn't accepted.
 pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
+    if link_type == LinkType::Ethernet {
+        if let Some(datagram) = ethernet_ipv4_udp(frame) {
+            return Ok(datagram);
+        }
+    }
+    decode_ip::<Udp>(link_type, frame)
+}
+
+/// Decodes a frame down to the transport `T` (the general path, with every link type).
+#[inline]
+pub(crate) fn decode_ip<'a, T: Transport<'a>>(
+    link_type: LinkType,
+    frame: &'a [u8],
+) -> Result<T::Output, T::Error> {
+    match locate_ip(link_type, frame)? {
+        Ip::V4(b) => ipv4::<T>(b),
+        Ip::V6(b) => ipv6::<T>(b),
+    }
+}
+
+/// Peels the link layer (and VLAN tags, PPPoE) off a frame down to its IP packet.
+#[inline]
+pub(crate) fn locate_ip(link_type: LinkType, frame: &[u8]) -> Result<Ip<'_>, LinkError> {
     const LINK_CUT: LinkError = LinkError::Truncated { layer: Layer::Link };
-    let ip = match link_type {
+    Ok(match link_type {
         LinkType::Ethernet => {
-            if let Some(datagram) = ethernet_ipv4_udp(frame) {
-                return Ok(datagram);
-            }
             let eth = EthernetPacket::new(frame).ok_or(LINK_CUT)?;
             let rest = frame.get(ETHERNET_HEADER_LEN..).ok_or(LINK_CUT)?;
             by_ethertype(eth.get_ethertype().0, rest)?
@@ -203,11 +269,7 @@ pub fn decode_udp(link_type: LinkType, frame: &[u8]) -> Result<UdpDatagram<'_>, 
             by_address_family(af, frame.get(4..).ok_or(LINK_CUT)?)?
         }
         LinkType::Other(_) => return Err(LinkError::UnsupportedLinkType),
-    };
-    match ip {
-        Ip::V4(b) => ipv4(b),
-        Ip::V6(b) => ipv6(b),
-    }
+    })
 }
 
 /// The common frame in one pass over fixed offsets: Ethernet II, IPv4 without options,
@@ -309,30 +371,30 @@ fn by_address_family(af: u32, rest: &[u8]) -> Result<Ip<'_>, LinkError> {
     }
 }
 
-fn ipv4(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
+fn ipv4<'a, T: Transport<'a>>(b: &'a [u8]) -> Result<T::Output, T::Error> {
     let bad = LinkError::BadHeader { layer: Layer::Ipv4 };
     // Version first: a short packet of another version is mislabelled, not cut.
     if b.first().is_some_and(|v| v >> 4 != 4) {
-        return Err(bad);
+        return Err(bad.into());
     }
     let ip = Ipv4Packet::new(b).ok_or(LinkError::Truncated { layer: Layer::Ipv4 })?;
     let header_len = usize::from(ip.get_header_length()) * 4;
     let total_len = usize::from(ip.get_total_length());
     if header_len < IPV4_MIN_HEADER_LEN || total_len < header_len {
-        return Err(bad);
+        return Err(bad.into());
     }
     if ip.get_flags() & Ipv4Flags::MoreFragments != 0 || ip.get_fragment_offset() != 0 {
-        return Err(LinkError::Fragment);
+        return Err(LinkError::Fragment.into());
     }
-    if ip.get_next_level_protocol().0 != IPPROTO_UDP {
-        return Err(LinkError::NotUdp);
+    if ip.get_next_level_protocol().0 != T::PROTOCOL {
+        return Err(T::other_protocol());
     }
     // The total length, not the frame, ends the packet: Ethernet pads short frames.
     let end = total_len.min(b.len());
     let l4 = b
         .get(header_len..end)
         .ok_or(LinkError::Truncated { layer: Layer::Ipv4 })?;
-    udp(
+    T::read(
         IpAddr::V4(ip.get_source()),
         IpAddr::V4(ip.get_destination()),
         l4,
@@ -340,9 +402,9 @@ fn ipv4(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
     )
 }
 
-fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
+fn ipv6<'a, T: Transport<'a>>(b: &'a [u8]) -> Result<T::Output, T::Error> {
     if b.first().is_some_and(|v| v >> 4 != 6) {
-        return Err(LinkError::BadHeader { layer: Layer::Ipv6 });
+        return Err(LinkError::BadHeader { layer: Layer::Ipv6 }.into());
     }
     let ip = Ipv6Packet::new(b).ok_or(LinkError::Truncated { layer: Layer::Ipv6 })?;
     let claimed_end = IPV6_HEADER_LEN + usize::from(ip.get_payload_length());
@@ -360,12 +422,12 @@ fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
     let mut next = ip.get_next_header().0;
     let mut pos = IPV6_HEADER_LEN;
     // Every extension header is at least 8 bytes, so this ends within 8 KiB of steps.
-    while next != IPPROTO_UDP {
+    while next != T::PROTOCOL {
         match next {
             IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
                 need(pos + 2)?;
                 let (Some(&nh), Some(&units)) = (b.get(pos), b.get(pos + 1)) else {
-                    return Err(LinkError::Truncated { layer: Layer::Ipv6 });
+                    return Err(LinkError::Truncated { layer: Layer::Ipv6 }.into());
                 };
                 // Length in 8-byte units, not counting the first 8 bytes.
                 let len = (usize::from(units) + 1) * 8;
@@ -378,25 +440,25 @@ fn ipv6(b: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
                 let nh = b.get(pos).copied();
                 let offset_flags = read_be16(b, pos + 2);
                 let (Some(nh), Some(offset_flags)) = (nh, offset_flags) else {
-                    return Err(LinkError::Truncated { layer: Layer::Ipv6 });
+                    return Err(LinkError::Truncated { layer: Layer::Ipv6 }.into());
                 };
                 // Offset in the top 13 bits, M flag in the lowest. Offset 0 without M is
                 // an atomic fragment (RFC 6946): a whole datagram, so read on.
                 if offset_flags >> 3 != 0 || offset_flags & 1 != 0 {
-                    return Err(LinkError::Fragment);
+                    return Err(LinkError::Fragment.into());
                 }
                 next = nh;
                 pos += 8;
             }
-            // ESP, AH, TCP, ICMPv6, no-next-header, ...
-            _ => return Err(LinkError::NotUdp),
+            // ESP, AH, another transport, ICMPv6, no-next-header, ...
+            _ => return Err(T::other_protocol()),
         }
     }
     let end = claimed_end.min(b.len());
     let l4 = b
         .get(pos..end)
         .ok_or(LinkError::Truncated { layer: Layer::Ipv6 })?;
-    udp(
+    T::read(
         IpAddr::V6(ip.get_source()),
         IpAddr::V6(ip.get_destination()),
         l4,

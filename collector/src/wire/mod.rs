@@ -8,3 +8,4 @@ pub mod demux;
 pub mod link;
 pub mod rtcp;
 pub mod rtp;
+pub mod tcp;

@@ -6,12 +6,7 @@ use std::net::Ipv6Addr;
 #[test]
 fn ethernet_ipv4_fast_path_agrees_with_the_general_path() {
     fn general(frame: &[u8]) -> Result<UdpDatagram<'_>, LinkError> {
-        let cut = LinkError::Truncated { layer: Layer::Link };
-        let ethertype = read_be16(frame, 12).ok_or(cut)?;
-        match by_ethertype(ethertype, frame.get(ETHERNET_HEADER_LEN..).ok_or(cut)?)? {
-            Ip::V4(b) => ipv4(b),
-            Ip::V6(b) => ipv6(b),
-        }
+        decode_ip::<Udp>(LinkType::Ethernet, frame)
     }
     let mut base = Vec::new();
     let src: SocketAddr = "192.0.2.10:20000".parse().expect("address");
